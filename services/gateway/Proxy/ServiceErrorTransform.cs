@@ -1,0 +1,59 @@
+using Baton.Gateway.Errors;
+using Microsoft.AspNetCore.WebUtilities;
+using Yarp.ReverseProxy.Transforms;
+
+namespace Baton.Gateway.Proxy;
+
+/// <summary>
+/// Services throw RpcException; transcoding renders that as <c>{"code","message","details"}</c>.
+/// Here it becomes the route family's own error shape, and an unreachable service a clear 503.
+/// Successful and streaming responses pass through untouched.
+/// </summary>
+public static class ServiceErrorTransform
+{
+    private const int MaxErrorBody = 64 * 1024;
+
+    public static async ValueTask ApplyAsync(ResponseTransformContext transform, string service)
+    {
+        var context = transform.HttpContext;
+        if (transform.ProxyResponse is null)
+        {
+            if (context.Response.StatusCode is >= 500 && !context.Response.HasStarted)
+            {
+                await ErrorResponses.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, $"the {service} service is unavailable");
+            }
+            return;
+        }
+
+        var response = transform.ProxyResponse;
+        var statusCode = (int)response.StatusCode;
+        if (statusCode < 400)
+        {
+            return;
+        }
+        if (response.Content.Headers.ContentLength == 0 || response.Content.Headers.ContentType is null)
+        {
+            // Routing misses in a service come back empty; say what was not found.
+            transform.SuppressResponseBody = true;
+            var request = context.Request;
+            var message = statusCode == StatusCodes.Status404NotFound
+                ? $"no route for {request.Method} {request.Path}"
+                : $"{service} service answered {statusCode} {ReasonPhrases.GetReasonPhrase(statusCode)}";
+            await ErrorResponses.WriteAsync(context, statusCode, message);
+            return;
+        }
+        if (response.Content.Headers.ContentType.MediaType != "application/json" || response.Content.Headers.ContentLength > MaxErrorBody)
+        {
+            return;
+        }
+        var body = await response.Content.ReadAsByteArrayAsync(context.RequestAborted);
+        // ReadAsByteArrayAsync buffered the content, so a body we leave alone is still forwarded.
+        if (!ErrorResponses.TryReadGrpcStatus(body, out var grpcMessage))
+        {
+            return;
+        }
+        transform.SuppressResponseBody = true;
+        context.Response.Headers.ContentLength = null;
+        await ErrorResponses.WriteAsync(context, statusCode, grpcMessage);
+    }
+}

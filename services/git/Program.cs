@@ -1,0 +1,16 @@
+using Baton.Git;
+using Baton.ServiceDefaults.Hosting;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults("git");
+builder.AddGitService();
+
+var app = builder.Build();
+app.UseInternalCallerCheck();
+app.UseHttpStatusOverride();
+app.MapDefaultEndpoints();
+app.MapGitService();
+app.Run();
+
+/// <summary>Visible to WebApplicationFactory in tests.</summary>
+public partial class Program;

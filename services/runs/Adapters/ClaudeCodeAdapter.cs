@@ -1,0 +1,119 @@
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace Baton.Runs.Adapters;
+
+/// <summary>
+/// <c>claude -p &lt;task&gt; --output-format stream-json --verbose --include-partial-messages …</c> (NOTES §7):
+/// system/init → session.init, stream_event text deltas → agent.token, assistant → agent.message,
+/// result → run.result.
+/// </summary>
+public sealed class ClaudeCodeAdapter(RunsConfiguration configuration) : ICliAdapter
+{
+    public string CliName => "claude-code";
+
+    public bool UsesHooks => true;
+
+    public CliCommand BuildCommand(CliLaunch launch)
+    {
+        var args = new List<string> { "-p", launch.Prompt, "--output-format", "stream-json", "--verbose", "--include-partial-messages" };
+        if (!string.IsNullOrWhiteSpace(launch.AllowedTools))
+        {
+            args.AddRange(["--allowedTools", launch.AllowedTools]);
+        }
+        if (launch.MaxTurns > 0)
+        {
+            args.AddRange(["--max-turns", launch.MaxTurns.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        }
+        if (!string.IsNullOrWhiteSpace(launch.Model))
+        {
+            args.AddRange(["--model", launch.Model]);
+        }
+        if (!string.IsNullOrWhiteSpace(launch.Instructions))
+        {
+            args.AddRange(["--append-system-prompt", launch.Instructions]);
+        }
+        args.AddRange(["--settings", launch.HookSettingsPath]);
+        foreach (var directory in launch.ExtraDirectories)
+        {
+            args.AddRange(["--add-dir", directory]);
+        }
+        if (launch.ResumeSessionId is not null)
+        {
+            args.AddRange(["--resume", launch.ResumeSessionId]);
+        }
+        var command = Json.String(launch.ProviderConfig, "command") ?? configuration.ClaudeCommand;
+        return new CliCommand(command, args, Json.StringMap(launch.ProviderConfig["env"]));
+    }
+
+    public ICliOutputParser CreateParser() => new Parser();
+
+    private sealed class Parser : ICliOutputParser
+    {
+        public IEnumerable<AdapterEvent> ParseLine(string line)
+        {
+            var json = Json.TryParseObject(line);
+            if (json is null)
+            {
+                yield break;
+            }
+            switch (Json.String(json, "type"))
+            {
+                case "system" when Json.String(json, "subtype") == "init":
+                    yield return new AdapterEvent("session.init", new JsonObject
+                    {
+                        ["session_id"] = Json.String(json, "session_id"),
+                        ["cli_version"] = Json.String(json, "claude_code_version"),
+                        ["model"] = Json.String(json, "model"),
+                        ["cwd"] = Json.String(json, "cwd"),
+                    });
+                    break;
+                case "stream_event":
+                    var streamEvent = json["event"];
+                    if (Json.String(streamEvent, "type") == "content_block_delta"
+                        && Json.String(streamEvent?["delta"], "type") == "text_delta"
+                        && Json.String(streamEvent?["delta"], "text") is { Length: > 0 } token)
+                    {
+                        yield return new AdapterEvent("agent.token", new JsonObject { ["text"] = token });
+                    }
+                    break;
+                case "assistant":
+                    var text = new StringBuilder();
+                    if (json["message"]?["content"] is JsonArray content)
+                    {
+                        foreach (var block in content)
+                        {
+                            if (Json.String(block, "type") == "text")
+                            {
+                                text.Append(Json.String(block, "text"));
+                            }
+                        }
+                    }
+                    if (text.Length > 0)
+                    {
+                        yield return new AdapterEvent("agent.message", new JsonObject
+                        {
+                            ["text"] = text.ToString(),
+                            ["message_id"] = Json.String(json["message"], "id"),
+                        });
+                    }
+                    break;
+                case "result":
+                    var usage = json["usage"];
+                    yield return new AdapterEvent("run.result", new JsonObject
+                    {
+                        ["tokens_in"] = Json.Long(usage, "input_tokens"),
+                        ["tokens_out"] = Json.Long(usage, "output_tokens"),
+                        ["cost_usd"] = Json.Double(json, "total_cost_usd"),
+                        ["session_id"] = Json.String(json, "session_id"),
+                        ["subtype"] = Json.String(json, "subtype"),
+                        ["is_error"] = json["is_error"] is JsonValue e && e.TryGetValue<bool>(out var isError) && isError,
+                        ["num_turns"] = Json.Long(json, "num_turns"),
+                        ["duration_ms"] = Json.Long(json, "duration_ms"),
+                        ["result"] = Json.String(json, "result"),
+                    });
+                    break;
+            }
+        }
+    }
+}

@@ -1,0 +1,85 @@
+using System.Text.Json.Nodes;
+
+namespace Baton.Runs.Adapters;
+
+/// <summary>
+/// <c>codex exec --json</c>: thread.started → session.init, agent_message items → agent.message,
+/// turn.completed usage → run.result. Resume: <c>codex exec --json resume &lt;thread id&gt; &lt;message&gt;</c>.
+/// </summary>
+public sealed class CodexAdapter(RunsConfiguration configuration) : ICliAdapter
+{
+    public string CliName => "codex";
+
+    public bool UsesHooks => false;
+
+    public CliCommand BuildCommand(CliLaunch launch)
+    {
+        var args = new List<string> { "exec", "--json", "--skip-git-repo-check" };
+        if (!string.IsNullOrWhiteSpace(launch.Model))
+        {
+            args.AddRange(["--model", launch.Model]);
+        }
+        foreach (var directory in launch.ExtraDirectories)
+        {
+            args.AddRange(["--add-dir", directory]);
+        }
+        if (launch.ResumeSessionId is not null)
+        {
+            args.AddRange(["resume", launch.ResumeSessionId]);
+        }
+        var prompt = string.IsNullOrWhiteSpace(launch.Instructions) || launch.ResumeSessionId is not null
+            ? launch.Prompt
+            : launch.Instructions + "\n\n" + launch.Prompt;
+        args.Add(prompt);
+        var command = Json.String(launch.ProviderConfig, "command") ?? configuration.CodexCommand;
+        return new CliCommand(command, args, Json.StringMap(launch.ProviderConfig["env"]));
+    }
+
+    public ICliOutputParser CreateParser() => new Parser();
+
+    private sealed class Parser : ICliOutputParser
+    {
+        private string? _threadId;
+
+        public IEnumerable<AdapterEvent> ParseLine(string line)
+        {
+            var json = Json.TryParseObject(line);
+            if (json is null)
+            {
+                yield break;
+            }
+            switch (Json.String(json, "type"))
+            {
+                case "thread.started":
+                    _threadId = Json.String(json, "thread_id");
+                    yield return new AdapterEvent("session.init", new JsonObject { ["session_id"] = _threadId, ["cli_version"] = null, ["model"] = null });
+                    break;
+                case "item.completed" when Json.String(json["item"], "type") == "agent_message":
+                    yield return new AdapterEvent("agent.message", new JsonObject { ["text"] = Json.String(json["item"], "text") });
+                    break;
+                case "turn.completed":
+                    var usage = json["usage"];
+                    yield return new AdapterEvent("run.result", new JsonObject
+                    {
+                        ["tokens_in"] = Json.Long(usage, "input_tokens"),
+                        ["tokens_out"] = Json.Long(usage, "output_tokens"),
+                        ["cost_usd"] = 0.0,
+                        ["session_id"] = _threadId,
+                        ["is_error"] = false,
+                    });
+                    break;
+                case "turn.failed" or "error":
+                    yield return new AdapterEvent("run.result", new JsonObject
+                    {
+                        ["tokens_in"] = 0,
+                        ["tokens_out"] = 0,
+                        ["cost_usd"] = 0.0,
+                        ["session_id"] = _threadId,
+                        ["is_error"] = true,
+                        ["result"] = Json.String(json["error"], "message") ?? Json.String(json, "message"),
+                    });
+                    break;
+            }
+        }
+    }
+}

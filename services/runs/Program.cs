@@ -1,0 +1,17 @@
+using Baton.Runs;
+using Baton.Runs.Api;
+using Baton.ServiceDefaults.Hosting;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults("runs");
+builder.AddRuns();
+
+var app = builder.Build();
+app.UseInternalCallerCheck();
+app.UseHttpStatusOverride();
+app.MapDefaultEndpoints();
+app.MapGrpcService<RunsApi>();
+app.Run();
+
+/// <summary>Entry point, visible to the in-process tests.</summary>
+public partial class Program;

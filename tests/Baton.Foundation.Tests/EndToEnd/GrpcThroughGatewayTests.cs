@@ -1,0 +1,72 @@
+using Baton.Contracts.Common.V1;
+using Baton.Contracts.Gateway.V1;
+using Baton.Contracts.Runs.V1;
+using Baton.Testing;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+
+namespace Baton.Foundation.Tests.EndToEnd;
+
+[Collection(SystemCollection.Name)]
+public sealed class GrpcThroughGatewayTests(SystemFixture fixture)
+{
+    private BatonSystem Baton => fixture.System;
+
+    [Fact]
+    public async Task GatewayOwnService_AnswersOverHttp2()
+    {
+        using var channel = Baton.CreateGrpcChannel();
+        var info = await new Deployment.DeploymentClient(channel).GetBuildInfoAsync(new Empty());
+        Assert.StartsWith("v0.1.0", info.Version);
+    }
+
+    [Fact]
+    public async Task ServiceCalls_AreProxiedToTheOwningService()
+    {
+        using var channel = Baton.CreateGrpcChannel();
+        var status = await new RunsService.RunsServiceClient(channel).GetStatusAsync(new StatusRequest());
+        Assert.Equal("runs", status.Service);
+        Assert.Equal(Path.Combine(Baton.DataDir, "runs"), status.DataDir);
+    }
+
+    [Fact]
+    public async Task WithoutToken_CallsFailUnauthenticated()
+    {
+        using var channel = Baton.CreateGrpcChannel(authenticated: false);
+        var error = await Assert.ThrowsAsync<RpcException>(() => new RunsService.RunsServiceClient(channel).GetStatusAsync(new StatusRequest()).ResponseAsync);
+        Assert.Equal(StatusCode.Unauthenticated, error.StatusCode);
+    }
+
+    [Fact]
+    public async Task LogStream_DeliversRecordsFromTheServicesLive()
+    {
+        using var channel = Baton.CreateGrpcChannel();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var call = new Logs.LogsClient(channel).StreamLogs(new StreamLogsRequest(), cancellationToken: timeout.Token);
+        var marker = Guid.NewGuid().ToString("N");
+        var triggering = Task.Run(async () =>
+        {
+            using var client = Baton.CreateClient();
+            // The stream is live once the call is open; repeat until the record shows up.
+            while (!timeout.IsCancellationRequested)
+            {
+                await client.PostAsync("/api/v2/csp/reports", new StringContent($$$"""{"csp-report":{"m":"{{{marker}}}"}}""", System.Text.Encoding.UTF8, "application/json"));
+                await Task.Delay(200);
+            }
+        });
+        LogRecord? found = null;
+        await foreach (var record in call.ResponseStream.ReadAllAsync(timeout.Token))
+        {
+            if (record.Message.Contains(marker, StringComparison.Ordinal))
+            {
+                found = record;
+                break;
+            }
+        }
+        await timeout.CancelAsync();
+        Assert.NotNull(found);
+        Assert.Equal("gateway", found.Service);
+        Assert.Equal("Warning", found.Level);
+        Assert.True(found.Id > 0);
+    }
+}

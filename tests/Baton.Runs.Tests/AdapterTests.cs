@@ -1,0 +1,75 @@
+using System.Text.Json.Nodes;
+using Baton.Runs.Adapters;
+
+namespace Baton.Runs.Tests;
+
+public sealed class AdapterTests
+{
+    private static CliLaunch Launch(string? resume = null, JsonObject? config = null) => new(
+        "run-1", "do it", resume, "claude-sonnet-4-6", "be brief", "Read,Edit", 7, config ?? [], "/w/app", ["/w/api"], "/d/run-1", "/d/run-1/claude-hooks.json");
+
+    [Fact]
+    public void ClaudeCode_BuildsTheDocumentedCommandLine_AndResumes()
+    {
+        var adapter = new ClaudeCodeAdapter(new RunsConfiguration { ClaudeCommand = "claude" });
+        var command = adapter.BuildCommand(Launch(config: new JsonObject { ["env"] = new JsonObject { ["ANTHROPIC_BASE_URL"] = "http://127.0.0.1:9" } }));
+        Assert.Equal("claude", command.FileName);
+        Assert.Equal(
+            ["-p", "do it", "--output-format", "stream-json", "--verbose", "--include-partial-messages", "--allowedTools", "Read,Edit",
+             "--max-turns", "7", "--model", "claude-sonnet-4-6", "--append-system-prompt", "be brief", "--settings", "/d/run-1/claude-hooks.json",
+             "--add-dir", "/w/api"],
+            command.Arguments);
+        Assert.Equal("http://127.0.0.1:9", command.Environment["ANTHROPIC_BASE_URL"]);
+        var resumed = adapter.BuildCommand(Launch(resume: "sess-1"));
+        Assert.Equal(["--resume", "sess-1"], resumed.Arguments.TakeLast(2));
+    }
+
+    [Fact]
+    public void ClaudeCode_MapsStreamJsonToEvents()
+    {
+        var parser = new ClaudeCodeAdapter(new RunsConfiguration()).CreateParser();
+        var init = Assert.Single(parser.ParseLine("{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":\"s1\",\"claude_code_version\":\"2.1.328\",\"model\":\"m\"}"));
+        Assert.Equal("session.init", init.EventType);
+        Assert.Equal("s1", (string?)init.Payload["session_id"]);
+        Assert.Equal("2.1.328", (string?)init.Payload["cli_version"]);
+        var token = Assert.Single(parser.ParseLine("{\"type\":\"stream_event\",\"event\":{\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"}}}"));
+        Assert.Equal("agent.token", token.EventType);
+        var message = Assert.Single(parser.ParseLine("{\"type\":\"assistant\",\"message\":{\"id\":\"m1\",\"content\":[{\"type\":\"text\",\"text\":\"Hello\"},{\"type\":\"tool_use\",\"name\":\"Bash\"}]}}"));
+        Assert.Equal("Hello", (string?)message.Payload["text"]);
+        Assert.Empty(parser.ParseLine("{\"type\":\"assistant\",\"message\":{\"content\":[{\"type\":\"tool_use\",\"name\":\"Bash\"}]}}"));
+        var result = Assert.Single(parser.ParseLine("{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"session_id\":\"s1\",\"total_cost_usd\":0.5,\"usage\":{\"input_tokens\":3,\"output_tokens\":4}}"));
+        Assert.Equal("run.result", result.EventType);
+        Assert.Equal(3, (long)result.Payload["tokens_in"]!);
+        Assert.Equal(4, (long)result.Payload["tokens_out"]!);
+        Assert.Equal(0.5, (double)result.Payload["cost_usd"]!);
+        Assert.Empty(parser.ParseLine("plain terminal noise"));
+        Assert.Empty(parser.ParseLine("{not json"));
+    }
+
+    [Fact]
+    public void Codex_ExecJson_MapsThreadMessagesAndUsage_AndResumes()
+    {
+        var adapter = new CodexAdapter(new RunsConfiguration { CodexCommand = "codex" });
+        var command = adapter.BuildCommand(Launch());
+        Assert.Equal(["exec", "--json"], command.Arguments.Take(2));
+        Assert.EndsWith("do it", command.Arguments[^1]);
+        Assert.Equal(["resume", "t-1", "do it"], adapter.BuildCommand(Launch(resume: "t-1")).Arguments.TakeLast(3));
+
+        var parser = adapter.CreateParser();
+        Assert.Equal("t-1", (string?)Assert.Single(parser.ParseLine("{\"type\":\"thread.started\",\"thread_id\":\"t-1\"}")).Payload["session_id"]);
+        Assert.Equal("agent.message", Assert.Single(parser.ParseLine("{\"type\":\"item.completed\",\"item\":{\"id\":\"i\",\"type\":\"agent_message\",\"text\":\"done\"}}")).EventType);
+        var result = Assert.Single(parser.ParseLine("{\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":10,\"cached_input_tokens\":2,\"output_tokens\":5}}"));
+        Assert.Equal(10, (long)result.Payload["tokens_in"]!);
+        Assert.Equal("t-1", (string?)result.Payload["session_id"]);
+    }
+
+    [Fact]
+    public void Custom_RunsTheConfiguredCommandWithTheTask()
+    {
+        var command = new CustomAdapter().BuildCommand(Launch(config: new JsonObject { ["command"] = "my-agent --go" }));
+        Assert.Equal("/bin/sh", command.FileName);
+        Assert.Equal(["-c", "my-agent --go"], command.Arguments);
+        Assert.Equal("do it", command.Environment["BATON_TASK"]);
+        Assert.Throws<InvalidOperationException>(() => new CustomAdapter().BuildCommand(Launch()));
+    }
+}

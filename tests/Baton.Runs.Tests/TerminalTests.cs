@@ -1,0 +1,142 @@
+using System.Text;
+using Baton.Contracts.Runs.V1;
+using Baton.Runs.Tests.Infrastructure;
+using Google.Protobuf;
+using Grpc.Core;
+
+namespace Baton.Runs.Tests;
+
+public sealed class TerminalTests
+{
+    private const string EchoLoop = "while IFS= read -r line; do if [ \"$line\" = size ]; then stty size; else echo \"got:$line\"; fi; done";
+
+    /// <summary>Collects a terminal stream's output as text.</summary>
+    private sealed class Viewer : IAsyncDisposable
+    {
+        private readonly AsyncDuplexStreamingCall<TerminalInput, TerminalOutput> _call;
+        private readonly StringBuilder _text = new();
+        private readonly Task _reading;
+
+        public Viewer(RunsService.RunsServiceClient client, TerminalOpen open)
+        {
+            _call = client.Terminal();
+            _call.RequestStream.WriteAsync(new TerminalInput { Open = open }).GetAwaiter().GetResult();
+            _reading = Task.Run(async () =>
+            {
+                try
+                {
+                    await foreach (var output in _call.ResponseStream.ReadAllAsync())
+                    {
+                        lock (_text)
+                        {
+                            if (output.KindCase == TerminalOutput.KindOneofCase.Data)
+                            {
+                                _text.Append(output.Data.ToStringUtf8());
+                            }
+                            else
+                            {
+                                Exit = output.Exit;
+                            }
+                        }
+                    }
+                }
+                catch (RpcException)
+                {
+                }
+            });
+        }
+
+        public TerminalExit? Exit { get; private set; }
+
+        public string Text
+        {
+            get
+            {
+                lock (_text)
+                {
+                    return _text.ToString();
+                }
+            }
+        }
+
+        public Task SendAsync(string text) => _call.RequestStream.WriteAsync(new TerminalInput { Data = ByteString.CopyFromUtf8(text) });
+
+        public Task ResizeAsync(int cols, int rows) => _call.RequestStream.WriteAsync(new TerminalInput { Resize = new TerminalResize { Cols = cols, Rows = rows } });
+
+        public Task WaitForAsync(string text) => Wait.UntilAsync(() => Text.Contains(text, StringComparison.Ordinal), TimeSpan.FromSeconds(15), () => $"never saw '{text}' in: {Text}");
+
+        public async ValueTask DisposeAsync()
+        {
+            try
+            {
+                await _call.RequestStream.CompleteAsync();
+            }
+            catch (InvalidOperationException)
+            {
+            }
+            await _reading.WaitAsync(TimeSpan.FromSeconds(15));
+            _call.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task TwoViewers_ShareTheRunPty_EitherTypes_AndResizeReachesTheChild()
+    {
+        await using var host = await RunsHost.StartAsync();
+        var project = await host.CreateProjectWithRepoAsync();
+        var agent = await host.CreateAgentAsync((string)project["id"]!, new { cli_name = "custom", provider_config = new { command = "echo ready; " + EchoLoop } });
+        var runId = (string)(await host.CreateRunAsync((string)agent["id"]!, "terminal"))["id"]!;
+        await host.WaitForStatusAsync(runId, "running");
+
+        await using var first = new Viewer(host.Client, new TerminalOpen { RunId = runId });
+        await first.WaitForAsync("ready");
+        await using var second = new Viewer(host.Client, new TerminalOpen { RunId = runId });
+        await second.WaitForAsync("ready"); // recent output replayed to a late viewer
+
+        await first.SendAsync("hello\n");
+        await first.WaitForAsync("got:hello");
+        await second.WaitForAsync("got:hello");
+        await second.SendAsync("from-two\n");
+        await first.WaitForAsync("got:from-two");
+
+        await second.ResizeAsync(100, 40);
+        await first.SendAsync("size\n");
+        await second.WaitForAsync("40 100");
+        await first.SendAsync("\u001b[RESIZE:90:20");
+        await first.SendAsync("size\n");
+        await second.WaitForAsync("20 90");
+        var status = await host.Client.GetStatusAsync(new Baton.Contracts.Common.V1.StatusRequest());
+        Assert.Equal(2, status.Counters["terminal_viewers"]);
+
+        await host.PostJsonAsync($"/api/runs/{runId}/cancel", new { });
+        await Wait.UntilAsync(() => first.Exit is not null && second.Exit is not null, TimeSpan.FromSeconds(15), () => "viewers never saw the end");
+        using var logs = await host.Http.GetAsync($"/api/runs/{runId}/logs");
+        Assert.Contains("got:from-two", await logs.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task EphemeralTerminal_RunsTheCli_AndIsKilledWhenItsViewerLeaves()
+    {
+        await using var host = await RunsHost.StartAsync();
+        var cwd = RunsHost.NewTempDir("eph");
+        var viewer = new Viewer(host.Client, new TerminalOpen { Cwd = cwd, Cli = "/bin/sh", Cols = 80, Rows = 24 });
+        await viewer.SendAsync("pwd; stty size\n");
+        await viewer.WaitForAsync(cwd);
+        await viewer.WaitForAsync("24 80");
+        var active = await host.Client.GetStatusAsync(new Baton.Contracts.Common.V1.StatusRequest());
+        Assert.Equal(1, active.Counters["sessions_active"]);
+        await viewer.DisposeAsync();
+        await Wait.UntilAsync(async () => (await host.Client.GetStatusAsync(new Baton.Contracts.Common.V1.StatusRequest())).Counters["sessions_active"] == 0,
+            TimeSpan.FromSeconds(15), () => "ephemeral terminal still alive");
+    }
+
+    [Fact]
+    public async Task Terminal_OfUnknownRun_IsNotFound()
+    {
+        await using var host = await RunsHost.StartAsync();
+        using var call = host.Client.Terminal();
+        await call.RequestStream.WriteAsync(new TerminalInput { Open = new TerminalOpen { RunId = Guid.NewGuid().ToString() } });
+        var ex = await Assert.ThrowsAsync<RpcException>(() => call.ResponseStream.MoveNext());
+        Assert.Equal(StatusCode.NotFound, ex.StatusCode);
+    }
+}
