@@ -1,3 +1,4 @@
+using System.Net;
 using Baton.Gateway.Auth;
 using Baton.Gateway.Errors;
 using Baton.ServiceDefaults.Configuration;
@@ -62,19 +63,24 @@ public static class ProxyConfiguration
         var clusters = new List<ClusterConfig>();
         foreach (var (service, addresses) in options.Services)
         {
-            clusters.Add(Cluster($"{service}-http", addresses.Http, new Version(1, 1)));
-            clusters.Add(Cluster($"{service}-grpc", addresses.Grpc, new Version(2, 0)));
+            // REST goes to the same transcoded endpoints on the service's h2c port rather than its
+            // HTTP/1.1 one: concurrent requests share one multiplexed connection whose frames are
+            // written together, which cut the hop's CPU per request by about a third at the gateway
+            // and almost half at the service (README, Performance). WebSocket upgrades still work
+            // (extended CONNECT), and a second connection opens past the stream limit.
+            clusters.Add(Cluster($"{service}-http", addresses.Grpc));
+            clusters.Add(Cluster($"{service}-grpc", addresses.Grpc));
         }
         return clusters;
     }
 
-    private static ClusterConfig Cluster(string id, string address, Version version) => new()
+    private static ClusterConfig Cluster(string id, string address) => new()
     {
         ClusterId = id,
         Destinations = new Dictionary<string, DestinationConfig> { ["primary"] = new() { Address = address } },
         HttpRequest = new ForwarderRequestConfig
         {
-            Version = version,
+            Version = HttpVersion.Version20,
             // RequestVersionOrLower downgrades gRPC to HTTP/1.1 and breaks it (PLATFORM-NOTES §2).
             VersionPolicy = HttpVersionPolicy.RequestVersionExact,
             // Streaming responses (SSE, NDJSON, gRPC streams) must never be cut by an idle timeout.
