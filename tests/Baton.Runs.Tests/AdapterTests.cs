@@ -37,9 +37,10 @@ public sealed class AdapterTests
         var message = Assert.Single(parser.ParseLine("{\"type\":\"assistant\",\"message\":{\"id\":\"m1\",\"content\":[{\"type\":\"text\",\"text\":\"Hello\"},{\"type\":\"tool_use\",\"name\":\"Bash\"}]}}"));
         Assert.Equal("Hello", (string?)message.Payload["text"]);
         Assert.Empty(parser.ParseLine("{\"type\":\"assistant\",\"message\":{\"content\":[{\"type\":\"tool_use\",\"name\":\"Bash\"}]}}"));
-        var result = Assert.Single(parser.ParseLine("{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"session_id\":\"s1\",\"total_cost_usd\":0.5,\"usage\":{\"input_tokens\":3,\"output_tokens\":4}}"));
+        var result = Assert.Single(parser.ParseLine("{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"session_id\":\"s1\",\"total_cost_usd\":0.5,\"usage\":{\"input_tokens\":3,\"cache_creation_input_tokens\":20,\"cache_read_input_tokens\":100,\"output_tokens\":4}}"));
         Assert.Equal("run.result", result.EventType);
-        Assert.Equal(3, (long)result.Payload["tokens_in"]!);
+        Assert.Equal(123, (long)result.Payload["tokens_in"]!);
+        Assert.Equal(100, (long)result.Payload["cache_read_tokens"]!);
         Assert.Equal(4, (long)result.Payload["tokens_out"]!);
         Assert.Equal(0.5, (double)result.Payload["cost_usd"]!);
         Assert.Empty(parser.ParseLine("plain terminal noise"));

@@ -20,8 +20,8 @@ public sealed class RealClaudeCliTests
     {
         var proof = $"baton-proof-{Guid.NewGuid():N}";
         await using var api = await FakeAnthropicApi.StartAsync(request => request.ToolResult(ToolUseId) is null
-            ? WriteProofTurn(proof, inputTokens: 1000, outputTokens: 21)
-            : new FakeReply([new FakeText("All done: proof.txt holds the proof.")], "end_turn", 1200, 34));
+            ? WriteProofTurn(proof, inputTokens: 1000, outputTokens: 21) with { CacheCreationTokens = 5000 }
+            : new FakeReply([new FakeText("All done: proof.txt holds the proof.")], "end_turn", 1200, 34, CacheReadTokens: 5000));
         await using var host = await RunsHost.StartAsync(new RunsHostOptions { ClaudeCommand = ClaudeCli.RequireExecutable() });
         var marker = $"baton-instructions-{Guid.NewGuid():N}";
         var agentId = await CreateAgentAsync(host, api, marker);
@@ -72,13 +72,15 @@ public sealed class RealClaudeCliTests
         Assert.Equal(["I will write the proof file.", "All done: proof.txt holds the proof."], Payloads(events, "agent.message").Select(p => (string?)p["text"]));
         Assert.Equal("I will write the proof file.All done: proof.txt holds the proof.", string.Concat(Payloads(events, "agent.token").Select(p => (string?)p["text"])));
 
-        // Usage summed over both turns, as the fake reported it.
+        // Usage summed over both turns, as the fake reported it; cached prompt tokens count as input.
         var runResult = Single(events, "run.result");
-        Assert.Equal(2200, (long)runResult["tokens_in"]!);
+        Assert.Equal(12200, (long)runResult["tokens_in"]!);
+        Assert.Equal(5000, (long)runResult["cache_creation_tokens"]!);
+        Assert.Equal(5000, (long)runResult["cache_read_tokens"]!);
         Assert.Equal(55, (long)runResult["tokens_out"]!);
         Assert.Equal(sessionId, (string?)runResult["session_id"]);
         Assert.False((bool)runResult["is_error"]!);
-        Assert.Equal(2200, (long)run["tokens_in"]!);
+        Assert.Equal(12200, (long)run["tokens_in"]!);
         Assert.Equal(55, (long)run["tokens_out"]!);
         Assert.True((double)run["cost_usd"]! > 0);
         Assert.Equal("run.completed", (string?)events.Last()!["event_type"]);

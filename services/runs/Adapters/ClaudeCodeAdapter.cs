@@ -100,10 +100,16 @@ public sealed class ClaudeCodeAdapter(RunsConfiguration configuration) : ICliAda
                     break;
                 case "result":
                     var usage = json["usage"];
+                    // Claude Code caches its prompt, so most of what the model reads is reported as cache
+                    // writes/reads beside input_tokens; tokens_in counts all of it (as Codex's input_tokens does).
+                    var cacheCreation = Json.Long(usage, "cache_creation_input_tokens");
+                    var cacheRead = Json.Long(usage, "cache_read_input_tokens");
                     yield return new AdapterEvent("run.result", new JsonObject
                     {
-                        ["tokens_in"] = Json.Long(usage, "input_tokens"),
+                        ["tokens_in"] = Json.Long(usage, "input_tokens") + cacheCreation + cacheRead,
                         ["tokens_out"] = Json.Long(usage, "output_tokens"),
+                        ["cache_creation_tokens"] = cacheCreation,
+                        ["cache_read_tokens"] = cacheRead,
                         ["cost_usd"] = Json.Double(json, "total_cost_usd"),
                         ["session_id"] = Json.String(json, "session_id"),
                         ["subtype"] = Json.String(json, "subtype"),

@@ -19,7 +19,7 @@ public sealed record FakeText(string Text) : FakeBlock;
 public sealed record FakeToolUse(string Id, string Name, JsonObject Input) : FakeBlock;
 
 /// <summary>One scripted model turn: its content, why it stopped and the usage it reports.</summary>
-public sealed record FakeReply(IReadOnlyList<FakeBlock> Content, string StopReason, int InputTokens, int OutputTokens);
+public sealed record FakeReply(IReadOnlyList<FakeBlock> Content, string StopReason, int InputTokens, int OutputTokens, int CacheCreationTokens = 0, int CacheReadTokens = 0);
 
 /// <summary>A request the CLI made, as received.</summary>
 public sealed record AnthropicRequest(string Method, string Path, IReadOnlyDictionary<string, string> Headers, JsonObject? Body)
@@ -236,7 +236,7 @@ public sealed class FakeAnthropicApi : IAsyncDisposable
         ["content"] = new JsonArray([.. reply.Content.Select(Block)]),
         ["stop_reason"] = reply.StopReason,
         ["stop_sequence"] = null,
-        ["usage"] = Usage(reply.InputTokens, reply.OutputTokens),
+        ["usage"] = Usage(reply, reply.OutputTokens),
     };
 
     private static JsonNode Block(FakeBlock block) => block switch
@@ -246,11 +246,11 @@ public sealed class FakeAnthropicApi : IAsyncDisposable
         _ => throw new ArgumentOutOfRangeException(nameof(block)),
     };
 
-    private static JsonObject Usage(int input, int output) => new()
+    private static JsonObject Usage(FakeReply reply, int output) => new()
     {
-        ["input_tokens"] = input,
-        ["cache_creation_input_tokens"] = 0,
-        ["cache_read_input_tokens"] = 0,
+        ["input_tokens"] = reply.InputTokens,
+        ["cache_creation_input_tokens"] = reply.CacheCreationTokens,
+        ["cache_read_input_tokens"] = reply.CacheReadTokens,
         ["output_tokens"] = output,
     };
 
@@ -270,7 +270,7 @@ public sealed class FakeAnthropicApi : IAsyncDisposable
         var start = Message(id, model, reply);
         start["content"] = new JsonArray();
         start["stop_reason"] = null;
-        start["usage"] = Usage(reply.InputTokens, 1);
+        start["usage"] = Usage(reply, 1);
         await SendAsync("message_start", new JsonObject { ["message"] = start });
         await SendAsync("ping", []);
         for (var index = 0; index < reply.Content.Count; index++)
