@@ -43,6 +43,11 @@ public sealed class AdapterTests
         Assert.Equal(100, (long)result.Payload["cache_read_tokens"]!);
         Assert.Equal(4, (long)result.Payload["tokens_out"]!);
         Assert.Equal(0.5, (double)result.Payload["cost_usd"]!);
+        var retry = Assert.Single(parser.ParseLine("{\"type\":\"system\",\"subtype\":\"api_retry\",\"attempt\":2,\"max_retries\":10,\"retry_delay_ms\":1138,\"error_status\":401,\"error\":\"authentication_failed\",\"session_id\":\"s1\"}"));
+        Assert.Equal("agent.api_retry", retry.EventType);
+        Assert.Equal(401, (long)retry.Payload["error_status"]!);
+        Assert.Equal("authentication_failed", (string?)retry.Payload["error"]);
+        Assert.Empty(parser.ParseLine("{\"type\":\"system\",\"subtype\":\"status\",\"status\":\"requesting\"}"));
         Assert.Empty(parser.ParseLine("plain terminal noise"));
         Assert.Empty(parser.ParseLine("{not json"));
     }

@@ -144,6 +144,30 @@ public sealed class RealClaudeCliTests
         Assert.Equal("run.completed", (string?)events.Last()!["event_type"]);
     }
 
+    [RealClaudeCliFact]
+    public async Task Run_WithRealCli_AndARejectedApiKey_Fails()
+    {
+        await using var api = await FakeAnthropicApi.StartAsync(_ => throw new InvalidOperationException("never reached with a wrong key"));
+        await using var host = await RunsHost.StartAsync(new RunsHostOptions { ClaudeCommand = ClaudeCli.RequireExecutable() });
+        // The CLI retries a rejected key 10 times over minutes by default; one retry shows the same path.
+        var agentId = await CreateAgentAsync(host, api, "be brief", apiKey: "sk-ant-wrong", new() { ["CLAUDE_CODE_MAX_RETRIES"] = "1" });
+        var runId = (string)(await host.CreateRunAsync(agentId, "Write the proof file."))["id"]!;
+
+        var failed = await host.WaitForStatusAsync(runId, "failed", RunTimeout);
+        var events = await host.GetEventsAsync(runId);
+        Assert.NotEmpty(api.Requests);
+        Assert.All(api.Requests, r => Assert.Equal("sk-ant-wrong", r.Headers["x-api-key"]));
+        Assert.Empty(api.ConversationRequests.Where(r => r.Headers["x-api-key"] == api.ApiKey));
+        var retry = Payloads(events, "agent.api_retry").First();
+        Assert.Equal(401, (long)retry["error_status"]!);
+        Assert.Equal("authentication_failed", (string?)retry["error"]);
+        var result = Single(events, "run.result");
+        Assert.True((bool)result["is_error"]!);
+        // Whichever reports first names the failure: the StopFailure hook or the result line.
+        Assert.Contains((string?)failed["failure_reason"], new[] { "authentication_failed", (string?)result["result"] });
+        Assert.Equal("run.failed", (string?)events.Last()!["event_type"]);
+    }
+
     private static FakeReply WriteProofTurn(string proof, int inputTokens, int outputTokens) => new(
         [
             new FakeText("I will write the proof file."),
@@ -156,29 +180,32 @@ public sealed class RealClaudeCliTests
         "tool_use", inputTokens, outputTokens);
 
     /// <summary>An agent whose CLI talks to <paramref name="api"/> only, with a throwaway home and no non-essential traffic.</summary>
-    private static async Task<string> CreateAgentAsync(RunsHost host, FakeAnthropicApi api, string instructions)
+    private static async Task<string> CreateAgentAsync(
+        RunsHost host, FakeAnthropicApi api, string instructions, string? apiKey = null, Dictionary<string, string>? extraEnv = null)
     {
         var project = await host.CreateProjectWithRepoAsync();
         var home = Directory.CreateDirectory(Path.Combine(host.DataDir, "claude-home")).FullName;
+        var env = new Dictionary<string, string>
+        {
+            ["ANTHROPIC_BASE_URL"] = api.Url,
+            ["ANTHROPIC_API_KEY"] = apiKey ?? api.ApiKey,
+            ["HOME"] = home,
+            ["CLAUDE_CONFIG_DIR"] = Path.Combine(home, ".claude"),
+            ["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] = "1",
+            ["DISABLE_TELEMETRY"] = "1",
+            ["DISABLE_AUTOUPDATER"] = "1",
+        };
+        foreach (var (key, value) in extraEnv ?? [])
+        {
+            env[key] = value;
+        }
         var agent = await host.CreateAgentAsync((string)project["id"]!, new
         {
             cli_name = "claude-code",
             model = Model,
             instructions,
             max_turns = 5,
-            provider_config = new
-            {
-                env = new Dictionary<string, string>
-                {
-                    ["ANTHROPIC_BASE_URL"] = api.Url,
-                    ["ANTHROPIC_API_KEY"] = api.ApiKey,
-                    ["HOME"] = home,
-                    ["CLAUDE_CONFIG_DIR"] = Path.Combine(home, ".claude"),
-                    ["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] = "1",
-                    ["DISABLE_TELEMETRY"] = "1",
-                    ["DISABLE_AUTOUPDATER"] = "1",
-                },
-            },
+            provider_config = new { env },
         });
         return (string)agent["id"]!;
     }

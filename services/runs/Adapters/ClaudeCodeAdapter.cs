@@ -5,8 +5,8 @@ namespace Baton.Runs.Adapters;
 
 /// <summary>
 /// <c>claude -p &lt;task&gt; --output-format stream-json --verbose --include-partial-messages …</c> (NOTES §7):
-/// system/init → session.init, stream_event text deltas → agent.token, assistant → agent.message,
-/// result → run.result.
+/// system/init → session.init, system/api_retry → agent.api_retry, stream_event text deltas → agent.token,
+/// assistant → agent.message, result → run.result.
 /// </summary>
 public sealed class ClaudeCodeAdapter(RunsConfiguration configuration) : ICliAdapter
 {
@@ -66,6 +66,18 @@ public sealed class ClaudeCodeAdapter(RunsConfiguration configuration) : ICliAda
                         ["cli_version"] = Json.String(json, "claude_code_version"),
                         ["model"] = Json.String(json, "model"),
                         ["cwd"] = Json.String(json, "cwd"),
+                    });
+                    break;
+                case "system" when Json.String(json, "subtype") == "api_retry":
+                    // A rejected key or an unreachable model endpoint is retried for minutes (10 attempts by
+                    // default) with no other output: without this event a run would look silently stuck.
+                    yield return new AdapterEvent("agent.api_retry", new JsonObject
+                    {
+                        ["attempt"] = Json.Long(json, "attempt"),
+                        ["max_retries"] = Json.Long(json, "max_retries"),
+                        ["retry_delay_ms"] = Json.Long(json, "retry_delay_ms"),
+                        ["error_status"] = json["error_status"]?.DeepClone(),
+                        ["error"] = Json.String(json, "error"),
                     });
                     break;
                 case "stream_event":
