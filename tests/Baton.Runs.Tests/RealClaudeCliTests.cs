@@ -22,7 +22,7 @@ public sealed class RealClaudeCliTests
         await using var api = await FakeAnthropicApi.StartAsync(request => request.ToolResult(ToolUseId) is null
             ? WriteProofTurn(proof, inputTokens: 1000, outputTokens: 21) with { CacheCreationTokens = 5000 }
             : new FakeReply([new FakeText("All done: proof.txt holds the proof.")], "end_turn", 1200, 34, CacheReadTokens: 5000));
-        await using var host = await RunsHost.StartAsync(new RunsHostOptions { ClaudeCommand = ClaudeCli.RequireExecutable() });
+        await using var host = await StartHostAsync();
         var marker = $"baton-instructions-{Guid.NewGuid():N}";
         var agentId = await CreateAgentAsync(host, api, marker);
 
@@ -107,7 +107,7 @@ public sealed class RealClaudeCliTests
             await Task.Delay(Timeout.Infinite, ct);
             throw new OperationCanceledException(ct);
         });
-        await using var host = await RunsHost.StartAsync(new RunsHostOptions { ClaudeCommand = ClaudeCli.RequireExecutable() });
+        await using var host = await StartHostAsync();
         var agentId = await CreateAgentAsync(host, api, "be brief");
         var runId = (string)(await host.CreateRunAsync(agentId, "Write the proof file."))["id"]!;
 
@@ -148,7 +148,7 @@ public sealed class RealClaudeCliTests
     public async Task Run_WithRealCli_AndARejectedApiKey_Fails()
     {
         await using var api = await FakeAnthropicApi.StartAsync(_ => throw new InvalidOperationException("never reached with a wrong key"));
-        await using var host = await RunsHost.StartAsync(new RunsHostOptions { ClaudeCommand = ClaudeCli.RequireExecutable() });
+        await using var host = await StartHostAsync();
         // The CLI retries a rejected key 10 times over minutes by default; one retry shows the same path.
         var agentId = await CreateAgentAsync(host, api, "be brief", apiKey: "sk-ant-wrong", new() { ["CLAUDE_CODE_MAX_RETRIES"] = "1" });
         var runId = (string)(await host.CreateRunAsync(agentId, "Write the proof file."))["id"]!;
@@ -166,6 +166,16 @@ public sealed class RealClaudeCliTests
         Assert.Contains((string?)failed["failure_reason"], new[] { "authentication_failed", (string?)result["result"] });
         Assert.Equal("run.failed", (string?)events.Last()!["event_type"]);
     }
+
+    /// <summary>
+    /// The runs service starting the real CLI. Pause sends SIGTERM and SIGKILLs after the grace: the
+    /// real CLI saves its session on SIGTERM, which a loaded machine must not cut short.
+    /// </summary>
+    private static Task<RunsHost> StartHostAsync() => RunsHost.StartAsync(new RunsHostOptions
+    {
+        ClaudeCommand = ClaudeCli.RequireExecutable(),
+        Settings = { ["BATON_KILL_GRACE_SECONDS"] = "10" },
+    });
 
     private static FakeReply WriteProofTurn(string proof, int inputTokens, int outputTokens) => new(
         [
