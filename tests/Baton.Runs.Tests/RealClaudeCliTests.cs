@@ -44,7 +44,7 @@ public sealed class RealClaudeCliTests
         // Exactly the scripted conversation reached the model, authenticated, with the agent's settings.
         var turns = api.ConversationRequests;
         Assert.True(turns.Count == 2, describe());
-        Assert.All(api.Requests, r => Assert.Equal(api.ApiKey, r.Headers["x-api-key"]));
+        Assert.All(api.Requests, r => Assert.Equal(api.ApiKey, r.Headers.GetValueOrDefault("x-api-key")));
         Assert.All(turns, r =>
         {
             Assert.False(string.IsNullOrEmpty(r.Headers.GetValueOrDefault("anthropic-version")));
@@ -156,7 +156,7 @@ public sealed class RealClaudeCliTests
         var failed = await host.WaitForStatusAsync(runId, "failed", RunTimeout);
         var events = await host.GetEventsAsync(runId);
         Assert.NotEmpty(api.Requests);
-        Assert.All(api.Requests, r => Assert.Equal("sk-ant-wrong", r.Headers["x-api-key"]));
+        Assert.All(api.Requests, r => Assert.Equal("sk-ant-wrong", r.Headers.GetValueOrDefault("x-api-key")));
         var retry = Payloads(events, "agent.api_retry").First();
         Assert.Equal(401, (long)retry["error_status"]!);
         Assert.Equal("authentication_failed", (string?)retry["error"]);
