@@ -154,6 +154,8 @@ public sealed class RealClaudeCliTests
         var runId = (string)(await host.CreateRunAsync(agentId, "Write the proof file."))["id"]!;
 
         var failed = await host.WaitForStatusAsync(runId, "failed", RunTimeout);
+        // The CLI's StopFailure hook fails the run while the CLI is still printing its result line.
+        await host.WaitForEventAsync(runId, "run.result", RunTimeout);
         var events = await host.GetEventsAsync(runId);
         Assert.NotEmpty(api.Requests);
         Assert.All(api.Requests, r => Assert.Equal("sk-ant-wrong", r.Headers.GetValueOrDefault("x-api-key")));
@@ -164,7 +166,7 @@ public sealed class RealClaudeCliTests
         Assert.True((bool)result["is_error"]!);
         // Whichever reports first names the failure: the StopFailure hook or the result line.
         Assert.Contains((string?)failed["failure_reason"], new[] { "authentication_failed", (string?)result["result"] });
-        Assert.Equal("run.failed", (string?)events.Last()!["event_type"]);
+        Assert.Equal((string?)failed["failure_reason"], (string?)Single(events, "run.failed")["reason"]);
     }
 
     /// <summary>
