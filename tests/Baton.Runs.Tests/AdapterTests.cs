@@ -37,11 +37,17 @@ public sealed class AdapterTests
         var message = Assert.Single(parser.ParseLine("{\"type\":\"assistant\",\"message\":{\"id\":\"m1\",\"content\":[{\"type\":\"text\",\"text\":\"Hello\"},{\"type\":\"tool_use\",\"name\":\"Bash\"}]}}"));
         Assert.Equal("Hello", (string?)message.Payload["text"]);
         Assert.Empty(parser.ParseLine("{\"type\":\"assistant\",\"message\":{\"content\":[{\"type\":\"tool_use\",\"name\":\"Bash\"}]}}"));
-        var result = Assert.Single(parser.ParseLine("{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"session_id\":\"s1\",\"total_cost_usd\":0.5,\"usage\":{\"input_tokens\":3,\"output_tokens\":4}}"));
+        var result = Assert.Single(parser.ParseLine("{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"session_id\":\"s1\",\"total_cost_usd\":0.5,\"usage\":{\"input_tokens\":3,\"cache_creation_input_tokens\":20,\"cache_read_input_tokens\":100,\"output_tokens\":4}}"));
         Assert.Equal("run.result", result.EventType);
-        Assert.Equal(3, (long)result.Payload["tokens_in"]!);
+        Assert.Equal(123, (long)result.Payload["tokens_in"]!);
+        Assert.Equal(100, (long)result.Payload["cache_read_tokens"]!);
         Assert.Equal(4, (long)result.Payload["tokens_out"]!);
         Assert.Equal(0.5, (double)result.Payload["cost_usd"]!);
+        var retry = Assert.Single(parser.ParseLine("{\"type\":\"system\",\"subtype\":\"api_retry\",\"attempt\":2,\"max_retries\":10,\"retry_delay_ms\":1138,\"error_status\":401,\"error\":\"authentication_failed\",\"session_id\":\"s1\"}"));
+        Assert.Equal("agent.api_retry", retry.EventType);
+        Assert.Equal(401, (long)retry.Payload["error_status"]!);
+        Assert.Equal("authentication_failed", (string?)retry.Payload["error"]);
+        Assert.Empty(parser.ParseLine("{\"type\":\"system\",\"subtype\":\"status\",\"status\":\"requesting\"}"));
         Assert.Empty(parser.ParseLine("plain terminal noise"));
         Assert.Empty(parser.ParseLine("{not json"));
     }

@@ -5,8 +5,8 @@ namespace Baton.Runs.Adapters;
 
 /// <summary>
 /// <c>claude -p &lt;task&gt; --output-format stream-json --verbose --include-partial-messages …</c> (NOTES §7):
-/// system/init → session.init, stream_event text deltas → agent.token, assistant → agent.message,
-/// result → run.result.
+/// system/init → session.init, system/api_retry → agent.api_retry, stream_event text deltas → agent.token,
+/// assistant → agent.message, result → run.result.
 /// </summary>
 public sealed class ClaudeCodeAdapter(RunsConfiguration configuration) : ICliAdapter
 {
@@ -68,6 +68,18 @@ public sealed class ClaudeCodeAdapter(RunsConfiguration configuration) : ICliAda
                         ["cwd"] = Json.String(json, "cwd"),
                     });
                     break;
+                case "system" when Json.String(json, "subtype") == "api_retry":
+                    // A rejected key or an unreachable model endpoint is retried for minutes (10 attempts by
+                    // default) with no other output: without this event a run would look silently stuck.
+                    yield return new AdapterEvent("agent.api_retry", new JsonObject
+                    {
+                        ["attempt"] = Json.Long(json, "attempt"),
+                        ["max_retries"] = Json.Long(json, "max_retries"),
+                        ["retry_delay_ms"] = Json.Long(json, "retry_delay_ms"),
+                        ["error_status"] = json["error_status"]?.DeepClone(),
+                        ["error"] = Json.String(json, "error"),
+                    });
+                    break;
                 case "stream_event":
                     var streamEvent = json["event"];
                     if (Json.String(streamEvent, "type") == "content_block_delta"
@@ -100,10 +112,16 @@ public sealed class ClaudeCodeAdapter(RunsConfiguration configuration) : ICliAda
                     break;
                 case "result":
                     var usage = json["usage"];
+                    // Claude Code caches its prompt, so most of what the model reads is reported as cache
+                    // writes/reads beside input_tokens; tokens_in counts all of it (as Codex's input_tokens does).
+                    var cacheCreation = Json.Long(usage, "cache_creation_input_tokens");
+                    var cacheRead = Json.Long(usage, "cache_read_input_tokens");
                     yield return new AdapterEvent("run.result", new JsonObject
                     {
-                        ["tokens_in"] = Json.Long(usage, "input_tokens"),
+                        ["tokens_in"] = Json.Long(usage, "input_tokens") + cacheCreation + cacheRead,
                         ["tokens_out"] = Json.Long(usage, "output_tokens"),
+                        ["cache_creation_tokens"] = cacheCreation,
+                        ["cache_read_tokens"] = cacheRead,
                         ["cost_usd"] = Json.Double(json, "total_cost_usd"),
                         ["session_id"] = Json.String(json, "session_id"),
                         ["subtype"] = Json.String(json, "subtype"),

@@ -20,6 +20,9 @@ public sealed class RunsHostOptions
     public FakeGitServer? Git { get; init; }
     public int MaxConcurrentRuns { get; init; } = 4;
     public Dictionary<string, string> Settings { get; init; } = [];
+
+    /// <summary>BATON_CLAUDE_COMMAND: the claude-code CLI the service starts (default: the fake script).</summary>
+    public string? ClaudeCommand { get; init; }
 }
 
 /// <summary>
@@ -84,7 +87,7 @@ public sealed class RunsHost : IAsyncDisposable
         {
             ["BATON_INTERNAL_SECRET"] = InternalSecret,
             ["BATON_DATA_DIR"] = dataDir,
-            ["BATON_CLAUDE_COMMAND"] = FakeClaudePath,
+            ["BATON_CLAUDE_COMMAND"] = options.ClaudeCommand ?? FakeClaudePath,
             ["BATON_PUBLIC_URL"] = gatewayUrl,
             ["BATON_MAX_CONCURRENT_RUNS"] = options.MaxConcurrentRuns.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["BATON_KILL_GRACE_SECONDS"] = "1",

@@ -1,0 +1,233 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Baton.Runs.Tests.Infrastructure;
+
+namespace Baton.Runs.Tests;
+
+/// <summary>
+/// The claude-code adapter against the real Claude Code CLI (pinned in ClaudeCli/package.json),
+/// pointed through the agent's provider_config.env at a local fake of the Anthropic Messages API.
+/// </summary>
+public sealed class RealClaudeCliTests
+{
+    private const string Model = "claude-sonnet-4-6";
+    private const string ToolUseId = "toolu_baton_e2e_01";
+    private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(45);
+
+    [RealClaudeCliFact]
+    public async Task Run_WithRealCli_StreamsEventsRunsToolsThroughHooks_AndCompletes()
+    {
+        var proof = $"baton-proof-{Guid.NewGuid():N}";
+        await using var api = await FakeAnthropicApi.StartAsync(request => request.ToolResult(ToolUseId) is null
+            ? WriteProofTurn(proof, inputTokens: 1000, outputTokens: 21) with { CacheCreationTokens = 5000 }
+            : new FakeReply([new FakeText("All done: proof.txt holds the proof.")], "end_turn", 1200, 34, CacheReadTokens: 5000));
+        await using var host = await StartHostAsync();
+        var marker = $"baton-instructions-{Guid.NewGuid():N}";
+        var agentId = await CreateAgentAsync(host, api, marker);
+
+        var runId = (string)(await host.CreateRunAsync(agentId, "Write the proof file."))["id"]!;
+        var run = await host.WaitForStatusAsync(runId, "completed", RunTimeout);
+        var events = await host.GetEventsAsync(runId);
+        var describe = () => $"events: {events.ToJsonString()}\nrequests: {string.Join("\n", api.Requests.Select(r => $"{r.Method} {r.Path} {r.Model}"))}";
+
+        // The session the CLI reported is the one it used with the model and is stored on the run.
+        var init = Single(events, "session.init");
+        var sessionId = (string?)run["session_id"];
+        Assert.False(string.IsNullOrEmpty(sessionId), describe());
+        Assert.Equal(sessionId, (string?)init["session_id"]);
+        Assert.Equal(Model, (string?)init["model"]);
+        Assert.False(string.IsNullOrEmpty((string?)init["cli_version"]));
+        var worktree = (string)Single(events, "run.started")["worktrees"]![0]!["worktree_path"]!;
+        Assert.Equal(worktree, (string?)init["cwd"]);
+
+        // Exactly the scripted conversation reached the model, authenticated, with the agent's settings.
+        var turns = api.ConversationRequests;
+        Assert.True(turns.Count == 2, describe());
+        Assert.All(api.Requests, r => Assert.Equal(api.ApiKey, r.Headers.GetValueOrDefault("x-api-key")));
+        Assert.All(turns, r =>
+        {
+            Assert.False(string.IsNullOrEmpty(r.Headers.GetValueOrDefault("anthropic-version")));
+            Assert.Equal(sessionId, r.Headers.GetValueOrDefault("x-claude-code-session-id"));
+            Assert.Equal(Model, r.Model);
+            Assert.True(r.Stream);
+        });
+        Assert.Contains(marker, turns[0].Body!["system"]!.ToJsonString(), StringComparison.Ordinal);
+        Assert.Contains("Write the proof file.", turns[0].Transcript(), StringComparison.Ordinal);
+        Assert.Contains(proof, turns[1].ToolResult(ToolUseId), StringComparison.Ordinal);
+
+        // The tool really ran in the run's worktree, and the CLI's own hooks reported it.
+        Assert.Equal(proof, (await File.ReadAllTextAsync(Path.Combine(worktree, "proof.txt"))).Trim());
+        var call = Single(events, "agent.tool_call");
+        Assert.Equal("Bash", (string?)call["tool"]);
+        Assert.Equal(ToolUseId, (string?)call["tool_use_id"]);
+        Assert.Contains(proof, (string?)call["input"]!["command"], StringComparison.Ordinal);
+        var result = Single(events, "agent.tool_result");
+        Assert.Equal("Bash", (string?)result["tool"]);
+        Assert.Equal(ToolUseId, (string?)result["tool_use_id"]);
+        Assert.Contains(proof, result["output"]!.ToJsonString(), StringComparison.Ordinal);
+        Assert.Equal("startup", (string?)Single(events, "hook.SessionStart")["source"]);
+
+        // What the model said, streamed and whole.
+        Assert.Equal(["I will write the proof file.", "All done: proof.txt holds the proof."], Payloads(events, "agent.message").Select(p => (string?)p["text"]));
+        Assert.Equal("I will write the proof file.All done: proof.txt holds the proof.", string.Concat(Payloads(events, "agent.token").Select(p => (string?)p["text"])));
+
+        // Usage summed over both turns, as the fake reported it; cached prompt tokens count as input.
+        var runResult = Single(events, "run.result");
+        Assert.Equal(12200, (long)runResult["tokens_in"]!);
+        Assert.Equal(5000, (long)runResult["cache_creation_tokens"]!);
+        Assert.Equal(5000, (long)runResult["cache_read_tokens"]!);
+        Assert.Equal(55, (long)runResult["tokens_out"]!);
+        Assert.Equal(sessionId, (string?)runResult["session_id"]);
+        Assert.False((bool)runResult["is_error"]!);
+        Assert.Equal(12200, (long)run["tokens_in"]!);
+        Assert.Equal(55, (long)run["tokens_out"]!);
+        Assert.True((double)run["cost_usd"]! > 0);
+        Assert.Equal("run.completed", (string?)events.Last()!["event_type"]);
+    }
+
+    [RealClaudeCliFact]
+    public async Task PauseThenContinue_WithRealCli_ResumesTheSameSessionWithItsHistory()
+    {
+        const string FollowUp = "Now say goodbye.";
+        var secondTurn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var proof = $"baton-proof-{Guid.NewGuid():N}";
+        await using var api = await FakeAnthropicApi.StartAsync(async (request, ct) =>
+        {
+            if (request.Transcript().Contains(FollowUp, StringComparison.Ordinal))
+            {
+                return new FakeReply([new FakeText("Goodbye after resuming.")], "end_turn", 1500, 8);
+            }
+            if (request.ToolResult(ToolUseId) is null)
+            {
+                return WriteProofTurn(proof, inputTokens: 1000, outputTokens: 21);
+            }
+            // The model "thinks" until the CLI is killed by the pause.
+            secondTurn.TrySetResult();
+            await Task.Delay(Timeout.Infinite, ct);
+            throw new OperationCanceledException(ct);
+        });
+        await using var host = await StartHostAsync();
+        var agentId = await CreateAgentAsync(host, api, "be brief");
+        var runId = (string)(await host.CreateRunAsync(agentId, "Write the proof file."))["id"]!;
+
+        await secondTurn.Task.WaitAsync(RunTimeout);
+        using (var pause = await host.Http.PostAsync($"/api/runs/{runId}/pause", null))
+        {
+            Assert.Equal(HttpStatusCode.OK, pause.StatusCode);
+        }
+        var paused = await host.GetRunAsync(runId);
+        Assert.Equal("paused", (string?)paused["status"]);
+        var sessionId = (string)paused["session_id"]!;
+
+        using (var continued = await host.Http.PostAsJsonAsync($"/api/runs/{runId}/continue", new { message = FollowUp }))
+        {
+            Assert.Equal(HttpStatusCode.OK, continued.StatusCode);
+        }
+        var done = await host.WaitForStatusAsync(runId, "completed", RunTimeout);
+        Assert.Equal(sessionId, (string?)done["session_id"]);
+
+        // The resumed CLI sent the whole earlier conversation, then the new message, in the same session.
+        var resumed = api.ConversationRequests[^1];
+        Assert.Equal(sessionId, resumed.Headers.GetValueOrDefault("x-claude-code-session-id"));
+        var transcript = resumed.Transcript();
+        var order = new[] { "Write the proof file.", "tool_use:Bash", proof, FollowUp }.Select(s => transcript.IndexOf(s, StringComparison.Ordinal)).ToList();
+        Assert.True(order.All(i => i >= 0) && order.SequenceEqual(order.Order()), transcript);
+        Assert.Equal("user", (string?)resumed.Messages[^1]!["role"]);
+
+        var events = await host.GetEventsAsync(runId);
+        Assert.Equal(FollowUp, (string?)Single(events, "user.message")["message"]);
+        Assert.All(Payloads(events, "session.init"), p => Assert.Equal(sessionId, (string?)p["session_id"]));
+        Assert.Equal(["startup", "resume"], Payloads(events, "hook.SessionStart").Select(p => (string?)p["source"]));
+        Assert.Equal(2, Payloads(events, "run.started").Count(p => p["pid"] is not null));
+        Assert.Equal("Goodbye after resuming.", (string?)Payloads(events, "agent.message").Last()["text"]);
+        Assert.Equal("run.completed", (string?)events.Last()!["event_type"]);
+    }
+
+    [RealClaudeCliFact]
+    public async Task Run_WithRealCli_AndARejectedApiKey_Fails()
+    {
+        await using var api = await FakeAnthropicApi.StartAsync(_ => throw new InvalidOperationException("never reached with a wrong key"));
+        await using var host = await StartHostAsync();
+        // The CLI retries a rejected key 10 times over minutes by default; one retry shows the same path.
+        var agentId = await CreateAgentAsync(host, api, "be brief", apiKey: "sk-ant-wrong", new() { ["CLAUDE_CODE_MAX_RETRIES"] = "1" });
+        var runId = (string)(await host.CreateRunAsync(agentId, "Write the proof file."))["id"]!;
+
+        var failed = await host.WaitForStatusAsync(runId, "failed", RunTimeout);
+        // The CLI's StopFailure hook fails the run while the CLI is still printing its result line.
+        await host.WaitForEventAsync(runId, "run.result", RunTimeout);
+        var events = await host.GetEventsAsync(runId);
+        Assert.NotEmpty(api.Requests);
+        Assert.All(api.Requests, r => Assert.Equal("sk-ant-wrong", r.Headers.GetValueOrDefault("x-api-key")));
+        var retry = Payloads(events, "agent.api_retry").First();
+        Assert.Equal(401, (long)retry["error_status"]!);
+        Assert.Equal("authentication_failed", (string?)retry["error"]);
+        var result = Single(events, "run.result");
+        Assert.True((bool)result["is_error"]!);
+        // Whichever reports first names the failure: the StopFailure hook or the result line.
+        Assert.Contains((string?)failed["failure_reason"], new[] { "authentication_failed", (string?)result["result"] });
+        Assert.Equal((string?)failed["failure_reason"], (string?)Single(events, "run.failed")["reason"]);
+    }
+
+    /// <summary>
+    /// The runs service starting the real CLI. Pause sends SIGTERM and SIGKILLs after the grace: the
+    /// real CLI saves its session on SIGTERM, which a loaded machine must not cut short.
+    /// </summary>
+    private static Task<RunsHost> StartHostAsync() => RunsHost.StartAsync(new RunsHostOptions
+    {
+        ClaudeCommand = ClaudeCli.RequireExecutable(),
+        Settings = { ["BATON_KILL_GRACE_SECONDS"] = "10" },
+    });
+
+    private static FakeReply WriteProofTurn(string proof, int inputTokens, int outputTokens) => new(
+        [
+            new FakeText("I will write the proof file."),
+            new FakeToolUse(ToolUseId, "Bash", new JsonObject
+            {
+                ["command"] = $"echo {proof} > proof.txt && cat proof.txt",
+                ["description"] = "Write the proof file",
+            }),
+        ],
+        "tool_use", inputTokens, outputTokens);
+
+    /// <summary>An agent whose CLI talks to <paramref name="api"/> only, with a throwaway home and no non-essential traffic.</summary>
+    private static async Task<string> CreateAgentAsync(
+        RunsHost host, FakeAnthropicApi api, string instructions, string? apiKey = null, Dictionary<string, string>? extraEnv = null)
+    {
+        var project = await host.CreateProjectWithRepoAsync();
+        var home = Directory.CreateDirectory(Path.Combine(host.DataDir, "claude-home")).FullName;
+        var env = new Dictionary<string, string>
+        {
+            ["ANTHROPIC_BASE_URL"] = api.Url,
+            ["ANTHROPIC_API_KEY"] = apiKey ?? api.ApiKey,
+            ["HOME"] = home,
+            ["CLAUDE_CONFIG_DIR"] = Path.Combine(home, ".claude"),
+            ["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] = "1",
+            ["DISABLE_TELEMETRY"] = "1",
+            ["DISABLE_AUTOUPDATER"] = "1",
+        };
+        foreach (var (key, value) in extraEnv ?? [])
+        {
+            env[key] = value;
+        }
+        var agent = await host.CreateAgentAsync((string)project["id"]!, new
+        {
+            cli_name = "claude-code",
+            model = Model,
+            instructions,
+            max_turns = 5,
+            provider_config = new { env },
+        });
+        return (string)agent["id"]!;
+    }
+
+    private static IEnumerable<JsonObject> Payloads(JsonArray events, string eventType) =>
+        events.Where(e => (string?)e!["event_type"] == eventType).Select(e => e!["payload"]!.AsObject());
+
+    private static JsonObject Single(JsonArray events, string eventType)
+    {
+        var matches = Payloads(events, eventType).ToList();
+        Assert.True(matches.Count == 1, $"expected one {eventType} event, got {matches.Count}: {events.ToJsonString()}");
+        return matches[0];
+    }
+}
