@@ -99,9 +99,10 @@ public sealed class TerminalTests
         await second.SendAsync("from-two\n");
         await first.WaitForAsync("got:from-two");
 
+        // Resize and the command that reads the size travel on one stream, so they arrive in order.
         await second.ResizeAsync(100, 40);
-        await first.SendAsync("size\n");
-        await second.WaitForAsync("40 100");
+        await second.SendAsync("size\n");
+        await first.WaitForAsync("40 100");
         await first.SendAsync("\u001b[RESIZE:90:20");
         await first.SendAsync("size\n");
         await second.WaitForAsync("20 90");
