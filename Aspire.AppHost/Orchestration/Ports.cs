@@ -23,7 +23,7 @@ public static class Ports
             var candidate = Random.Shared.Next(LowestCandidate, ceiling);
             lock (HandedOut)
             {
-                if (HandedOut.Contains(candidate) || !CanBind(candidate))
+                if (HandedOut.Contains(candidate) || !IsFree(candidate))
                 {
                     continue;
                 }
@@ -47,7 +47,8 @@ public static class Ports
         }
     }
 
-    private static bool CanBind(int port)
+    /// <summary>Whether a listener can bind this loopback port right now.</summary>
+    public static bool IsFree(int port)
     {
         try
         {

@@ -34,7 +34,7 @@ public sealed class LauncherProcessTests
             await launcher.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
             Assert.Equal(0, launcher.ExitCode);
             Assert.All(children, pid => Assert.False(Alive(pid), $"child {pid} outlived the launcher"));
-            Assert.True(PortFree(port) && PortFree(grpcPort), "the gateway ports are free again");
+            Assert.True(Ports.IsFree(port) && Ports.IsFree(grpcPort), "the gateway ports are free again");
             Assert.DoesNotContain("crashed", output.ToString());
         }
         finally
@@ -113,20 +113,6 @@ public sealed class LauncherProcessTests
     }
 
     private static bool Alive(int pid) => File.Exists($"/proc/{pid}/stat") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ", StringComparison.Ordinal);
-
-    private static bool PortFree(int port)
-    {
-        try
-        {
-            using var listener = new TcpListener(IPAddress.Loopback, port);
-            listener.Start();
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
-    }
 
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill")]
     private static extern int Signal(int pid, int signal);
