@@ -25,6 +25,27 @@ public sealed class AdapterTests
     }
 
     [Fact]
+    public void InteractiveResume_IsTheCliUiOnTheSession_WithoutPrintModeFlags()
+    {
+        var claude = new ClaudeCodeAdapter(new RunsConfiguration { ClaudeCommand = "claude" });
+        Assert.True(claude.CanResumeInteractively);
+        var interactive = claude.BuildInteractiveCommand(Launch(resume: "sess-1"));
+        Assert.Equal(
+            ["--allowedTools", "Read,Edit", "--model", "claude-sonnet-4-6", "--append-system-prompt", "be brief", "--settings", "/d/run-1/claude-hooks.json",
+             "--add-dir", "/w/api", "--resume", "sess-1"],
+            interactive.Arguments);
+
+        var codex = new CodexAdapter(new RunsConfiguration { CodexCommand = "codex" });
+        Assert.True(codex.CanResumeInteractively);
+        Assert.Equal(["--model", "claude-sonnet-4-6", "resume", "thread-9"], codex.BuildInteractiveCommand(Launch(resume: "thread-9")).Arguments);
+        Assert.Throws<InvalidOperationException>(() => codex.BuildInteractiveCommand(Launch()));
+
+        var custom = new CustomAdapter();
+        Assert.False(custom.CanResumeInteractively);
+        Assert.Throws<InvalidOperationException>(() => custom.BuildInteractiveCommand(Launch(resume: "s")));
+    }
+
+    [Fact]
     public void ClaudeCode_MapsStreamJsonToEvents()
     {
         var parser = new ClaudeCodeAdapter(new RunsConfiguration()).CreateParser();

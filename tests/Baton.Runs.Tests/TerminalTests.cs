@@ -116,6 +116,68 @@ public sealed class TerminalTests
     }
 
     [Fact]
+    public async Task PausedRun_TerminalResumesItsSessionInteractively_AndTheRunFollowsTheCli()
+    {
+        await using var host = await RunsHost.StartAsync();
+        var project = await host.CreateProjectWithRepoAsync();
+        var stateDir = RunsHost.NewTempDir("state");
+        var agent = await host.CreateAgentAsync((string)project["id"]!, new { provider_config = new { env = new { FAKE_STATE_DIR = stateDir } } });
+        var runId = (string)(await host.CreateRunAsync((string)agent["id"]!, "SLEEP then wait"))["id"]!;
+        await host.WaitForStatusAsync(runId, "running");
+        await Wait.UntilAsync(async () => (await host.GetRunAsync(runId))["session_id"] is not null, TimeSpan.FromSeconds(15), () => "no session id");
+        await host.PostJsonAsync($"/api/runs/{runId}/pause", new { });
+        var sessionId = (string)(await host.GetRunAsync(runId))["session_id"]!;
+
+        // Paused: no process, so opening the terminal resumes the CLI's own UI on the run's session.
+        var first = new Viewer(host.Client, new TerminalOpen { RunId = runId, Cols = 100, Rows = 30 });
+        await first.WaitForAsync($"fake-claude interactive, session {sessionId}");
+        Assert.Contains(sessionId, File.ReadAllLines(Path.Combine(stateDir, "resume.log")));
+        var started = (await host.GetEventsAsync(runId)).Single(e => (string?)e!["event_type"] == "terminal.started")!;
+        Assert.Equal(sessionId, (string?)started["payload"]!["session_id"]);
+        Assert.Equal("paused", (string?)(await host.GetRunAsync(runId))["status"]);
+
+        // A prompt typed there drives the run through the CLI's hooks: running, then paused again.
+        var pausesBefore = (await host.GetEventsAsync(runId)).Count(e => (string?)e!["event_type"] == "run.paused");
+        await first.SendAsync("add a README\n");
+        await first.WaitForAsync("you said: add a README");
+        await Wait.UntilAsync(async () => (await host.GetEventsAsync(runId)).Count(e => (string?)e!["event_type"] == "run.paused") > pausesBefore,
+            TimeSpan.FromSeconds(15), () => "the Stop hook never paused the run");
+        var events = await host.GetEventsAsync(runId);
+        Assert.Contains(events, e => (string?)e!["event_type"] == "run.started" && (string?)e["payload"]!["source"] == "hook");
+
+        // The session belongs to the run, not to the viewer: it outlives the first viewer, and the
+        // next one joins the same terminal instead of starting another CLI.
+        await first.DisposeAsync();
+        await using var second = new Viewer(host.Client, new TerminalOpen { RunId = runId });
+        await second.WaitForAsync("you said: add a README");
+        Assert.Single(await host.GetEventsAsync(runId), e => (string?)e!["event_type"] == "terminal.started");
+
+        await second.SendAsync("/exit\n");
+        await Wait.UntilAsync(() => second.Exit is not null, TimeSpan.FromSeconds(15), () => "the interactive CLI never exited");
+        Assert.Equal(0, second.Exit!.ExitCode);
+        await host.WaitForStatusAsync(runId, "completed");
+    }
+
+    [Fact]
+    public async Task RunWithNothingToResume_TerminalReplaysItsOutput_AndEnds()
+    {
+        await using var host = await RunsHost.StartAsync();
+        var project = await host.CreateProjectWithRepoAsync();
+        var agent = await host.CreateAgentAsync((string)project["id"]!, new { cli_name = "custom", provider_config = new { command = "echo custom-output; " + EchoLoop } });
+        var runId = (string)(await host.CreateRunAsync((string)agent["id"]!, "t"))["id"]!;
+        await host.WaitForStatusAsync(runId, "running");
+        await host.PostJsonAsync($"/api/runs/{runId}/pause", new { });
+
+        // A custom command has no interactive resume: the recorded output, then the end.
+        await using var viewer = new Viewer(host.Client, new TerminalOpen { RunId = runId });
+        await Wait.UntilAsync(() => viewer.Exit is not null, TimeSpan.FromSeconds(15), () => "the terminal never ended");
+        Assert.Equal("the run has no live terminal", viewer.Exit!.Reason);
+        Assert.Contains("custom-output", viewer.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain(await host.GetEventsAsync(runId), e => (string?)e!["event_type"] == "terminal.started");
+        Assert.Equal("paused", (string?)(await host.GetRunAsync(runId))["status"]);
+    }
+
+    [Fact]
     public async Task EphemeralTerminal_RunsTheCli_AndIsKilledWhenItsViewerLeaves()
     {
         await using var host = await RunsHost.StartAsync();

@@ -186,7 +186,7 @@ public sealed class ThroughGatewayTests
     }
 
     [Fact]
-    public async Task Run_WithTheRealGitService_CreatesAWorktree_PausesWithACheckpoint_AndDeletes()
+    public async Task Run_WithTheRealGitService_CreatesAWorktree_PausesWithACheckpoint_IsTakenOverInATerminal_AndDeletes()
     {
         var options = new BatonLaunchOptions();
         options.Environment["BATON_CLAUDE_COMMAND"] = RunsHost.FakeClaudePath;
@@ -224,6 +224,25 @@ public sealed class ThroughGatewayTests
         var events = JsonNode.Parse(await http.GetStringAsync($"/api/runs/{runId}/events"))!.AsArray();
         var paused = events.Last(e => (string?)e!["event_type"] == "run.paused")!;
         Assert.True(paused["payload"]!["checkpoint"] is JsonArray { Count: 1 }, paused.ToJsonString());
+
+        // A person takes over the paused run in a terminal: the CLI resumes its session interactively
+        // in the worktree, and its hooks (through the gateway) drive the run.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var terminal = new ClientWebSocket();
+        await terminal.ConnectAsync(new Uri($"ws://{system.GatewayUrl.Authority}/api/terminal?run_id={runId}&token={system.Token}"), timeout.Token);
+        var text = new StringBuilder();
+        var reading = ReadAllAsync(terminal, text, timeout.Token);
+        var sessionId = (string)JsonNode.Parse(await http.GetStringAsync($"/api/runs/{runId}"))!["session_id"]!;
+        await Eventually.WaitAsync(() => Task.FromResult(Snapshot(text).Contains($"fake-claude interactive, session {sessionId}", StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(30), "the interactive CLI resumed the run's session");
+        await terminal.SendAsync(Encoding.UTF8.GetBytes("hi there\n"), WebSocketMessageType.Binary, true, timeout.Token);
+        await Eventually.WaitAsync(() => Task.FromResult(Snapshot(text).Contains("you said: hi there", StringComparison.Ordinal)), TimeSpan.FromSeconds(30), "the CLI answered");
+        await Eventually.WaitAsync(async () => JsonNode.Parse(await http.GetStringAsync($"/api/runs/{runId}/events"))!.AsArray()
+            .Count(e => (string?)e!["event_type"] == "run.paused") == 2, TimeSpan.FromSeconds(30), "the Stop hook paused the run again");
+        await terminal.SendAsync(Encoding.UTF8.GetBytes("/exit\n"), WebSocketMessageType.Binary, true, timeout.Token);
+        await reading.WaitAsync(TimeSpan.FromSeconds(30));
+        await Eventually.WaitAsync(async () => (string?)JsonNode.Parse(await http.GetStringAsync($"/api/runs/{runId}"))!["status"] == "completed",
+            TimeSpan.FromSeconds(30), "the run completed when the CLI ended its session");
 
         using var delete = await http.DeleteAsync($"/api/runs/{runId}");
         Assert.True(delete.StatusCode == HttpStatusCode.NoContent, await delete.Content.ReadAsStringAsync());

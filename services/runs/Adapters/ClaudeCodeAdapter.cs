@@ -14,15 +14,23 @@ public sealed class ClaudeCodeAdapter(RunsConfiguration configuration) : ICliAda
 
     public bool UsesHooks => true;
 
-    public CliCommand BuildCommand(CliLaunch launch)
+    public CliCommand BuildCommand(CliLaunch launch) =>
+        Command(launch, ["-p", launch.Prompt, "--output-format", "stream-json", "--verbose", "--include-partial-messages"], printMode: true);
+
+    public bool CanResumeInteractively => true;
+
+    /// <summary>The same flags without <c>-p</c>: the CLI's terminal UI on the resumed session, hooks still reporting to Baton.</summary>
+    public CliCommand BuildInteractiveCommand(CliLaunch launch) => Command(launch, [], printMode: false);
+
+    private CliCommand Command(CliLaunch launch, List<string> args, bool printMode)
     {
-        var args = new List<string> { "-p", launch.Prompt, "--output-format", "stream-json", "--verbose", "--include-partial-messages" };
         if (!string.IsNullOrWhiteSpace(launch.AllowedTools))
         {
             args.AddRange(["--allowedTools", launch.AllowedTools]);
         }
-        if (launch.MaxTurns > 0)
+        if (printMode && launch.MaxTurns > 0)
         {
+            // A print-mode limit: at the interactive UI a person decides when to stop.
             args.AddRange(["--max-turns", launch.MaxTurns.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         }
         if (!string.IsNullOrWhiteSpace(launch.Model))

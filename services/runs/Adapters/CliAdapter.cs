@@ -32,6 +32,15 @@ public interface ICliAdapter
 
     CliCommand BuildCommand(CliLaunch launch);
 
+    /// <summary>Whether the CLI has an interactive UI that can resume a session (<see cref="BuildInteractiveCommand"/>).</summary>
+    bool CanResumeInteractively { get; }
+
+    /// <summary>
+    /// The CLI's own interactive UI resuming <see cref="CliLaunch.ResumeSessionId"/>, for a person to take
+    /// over a paused run in its terminal.
+    /// </summary>
+    CliCommand BuildInteractiveCommand(CliLaunch launch);
+
     /// <summary>A parser for one invocation's output (adapters keep per-invocation state in it).</summary>
     ICliOutputParser CreateParser();
 }

@@ -35,6 +35,18 @@ public sealed class CodexAdapter(RunsConfiguration configuration) : ICliAdapter
         return new CliCommand(command, args, Json.StringMap(launch.ProviderConfig["env"]));
     }
 
+    public bool CanResumeInteractively => true;
+
+    /// <summary><c>codex [--model m] resume &lt;thread id&gt;</c>: Codex's terminal UI on the resumed thread.</summary>
+    public CliCommand BuildInteractiveCommand(CliLaunch launch)
+    {
+        var session = launch.ResumeSessionId ?? throw new InvalidOperationException("codex resume needs the run's session id");
+        List<string> args = string.IsNullOrWhiteSpace(launch.Model) ? [] : ["--model", launch.Model];
+        args.AddRange(["resume", session]);
+        var command = Json.String(launch.ProviderConfig, "command") ?? configuration.CodexCommand;
+        return new CliCommand(command, args, Json.StringMap(launch.ProviderConfig["env"]));
+    }
+
     public ICliOutputParser CreateParser() => new Parser();
 
     private sealed class Parser : ICliOutputParser

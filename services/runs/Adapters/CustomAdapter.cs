@@ -27,6 +27,12 @@ public sealed class CustomAdapter : ICliAdapter
         return new CliCommand("/bin/sh", ["-c", command], env);
     }
 
+    /// <summary>An arbitrary command has no known interactive resume.</summary>
+    public bool CanResumeInteractively => false;
+
+    public CliCommand BuildInteractiveCommand(CliLaunch launch) =>
+        throw new InvalidOperationException("custom agents have no interactive mode to resume");
+
     public ICliOutputParser CreateParser() => new NoEvents();
 
     private sealed class NoEvents : ICliOutputParser

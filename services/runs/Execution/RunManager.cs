@@ -40,6 +40,8 @@ public sealed partial class RunManager(
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly CancellationTokenSource _stopping = new();
     private Task _scheduler = Task.CompletedTask;
+    // A person taking over a run needs a terminal whichever launcher runs the agents.
+    private readonly PtyProcessLauncher _terminalLauncher = new(configuration);
 
     /// <summary>Processes currently alive (running or paused by a Stop hook).</summary>
     public int ActiveProcesses => _executions.Values.Count(e => e.Process is not null);
@@ -137,71 +139,26 @@ public sealed partial class RunManager(
     {
         try
         {
-            var agent = await store.GetAgentAsync(run.AgentId, cancellationToken);
-            if (agent is null)
-            {
-                await FailAsync(run.Id, "the run's agent was deleted");
-                return;
-            }
-            var adapter = adapters.Find(run.CliName);
-            if (adapter is null)
-            {
-                await FailAsync(run.Id, $"unknown cli_name '{run.CliName}'");
-                return;
-            }
             var resume = run.PendingMessage is not null;
-            Workspace workspace;
+            PreparedLaunch prepared;
+            IAgentProcess process;
             try
             {
-                workspace = await PrepareWorkspaceAsync(run, resume, cancellationToken);
+                prepared = await PrepareLaunchAsync(run, resume, resume ? run.PendingMessage! : run.Task, cancellationToken);
+                var command = BuildCommand(() => prepared.Adapter.BuildCommand(prepared.Launch));
+                if (execution.StopRequested)
+                {
+                    return;
+                }
+                process = StartProcess(launcher, command, prepared.Cwd, run, columns: 120, rows: 30);
             }
-            catch (RpcException ex)
-            {
-                await FailAsync(run.Id, $"creating the workspace failed: {ex.Status.Detail}");
-                return;
-            }
-            var runDirectory = RunDirectory(run.Id);
-            var cwd = workspace.Repos.Count > 0 ? workspace.Repos[0].WorktreePath : Directory.CreateDirectory(Path.Combine(runDirectory, "workspace")).FullName;
-            var hookSettings = adapter.UsesHooks
-                ? await HookSettingsWriter.WriteClaudeSettingsAsync(runDirectory, configuration.PublicUrl, run.Id, cancellationToken)
-                : "";
-            var providerConfig = JsonNode.Parse(agent.ProviderConfigJson) as JsonObject ?? [];
-            var launch = new CliLaunch(
-                run.Id, resume ? run.PendingMessage! : run.Task, resume ? run.SessionId : null, agent.Model, agent.Instructions,
-                agent.AllowedTools, agent.MaxTurns, providerConfig, cwd, [.. workspace.Repos.Skip(1).Select(r => r.WorktreePath)],
-                runDirectory, hookSettings);
-            CliCommand command;
-            try
-            {
-                command = adapter.BuildCommand(launch);
-            }
-            catch (InvalidOperationException ex)
+            catch (LaunchFailedException ex)
             {
                 await FailAsync(run.Id, ex.Message);
                 return;
             }
-            var environment = new Dictionary<string, string>(command.Environment, StringComparer.Ordinal)
-            {
-                ["BATON_RUN_ID"] = run.Id,
-                [HookSettingsWriter.SecretVariable] = run.HookSecret,
-                ["BATON_HOOK_URL"] = $"{configuration.PublicUrl}/api/runs/{run.Id}/hook",
-                ["TERM"] = "xterm-256color",
-            };
-            if (execution.StopRequested)
-            {
-                return;
-            }
-            IAgentProcess process;
-            try
-            {
-                process = launcher.Start(new AgentProcessOptions(command.FileName, command.Arguments, cwd, environment, LogPath(run.Id)));
-            }
-            catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception or IOException)
-            {
-                await FailAsync(run.Id, $"could not start {command.FileName}: {ex.Message}");
-                return;
-            }
             execution.Process = process;
+            execution.Started.TrySetResult(process);
             await using (process)
             {
                 if (!await store.TransitionAsync(run.Id, [RunStatus.Queued], RunStatus.Running, time.GetUtcNow(), cancellationToken, clearPending: true))
@@ -215,21 +172,16 @@ public sealed partial class RunManager(
                 {
                     ["cli_name"] = run.CliName,
                     ["pid"] = process.Pid,
-                    ["cwd"] = cwd,
+                    ["cwd"] = prepared.Cwd,
                     ["resumed"] = resume,
-                    ["worktrees"] = new JsonArray([.. workspace.Repos.Select(r => (JsonNode)new JsonObject
+                    ["worktrees"] = new JsonArray([.. prepared.Workspace.Repos.Select(r => (JsonNode)new JsonObject
                     {
                         ["repo_name"] = r.RepoName,
                         ["worktree_path"] = r.WorktreePath,
                         ["branch"] = r.Branch,
                     })]),
                 }, cancellationToken);
-                var outcome = await PumpOutputAsync(run.Id, process, adapter.CreateParser(), cancellationToken);
-                var exitCode = await process.Exited;
-                if (!execution.StopRequested)
-                {
-                    await FinishAsync(run.Id, execution.SessionEnded ? 0 : exitCode, outcome);
-                }
+                await SuperviseAsync(execution, run.Id, process, prepared.Adapter.CreateParser(), cancellationToken);
             }
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
@@ -242,13 +194,94 @@ public sealed partial class RunManager(
         }
         finally
         {
-            if (!cancellationToken.IsCancellationRequested)
-            {
-                await SetActiveAsync(run.Id, false);
-            }
-            _executions.TryRemove(run.Id, out _);
-            execution.Done.TrySetResult();
-            Wake();
+            await ReleaseAsync(execution, cancellationToken);
+        }
+    }
+
+    /// <summary>Reads the CLI's output to the end and settles the run by how the process ended.</summary>
+    private async Task SuperviseAsync(RunExecution execution, string runId, IAgentProcess process, ICliOutputParser parser, CancellationToken cancellationToken)
+    {
+        var outcome = await PumpOutputAsync(runId, process, parser, cancellationToken);
+        var exitCode = await process.Exited;
+        if (!execution.StopRequested)
+        {
+            await FinishAsync(runId, execution.SessionEnded ? 0 : exitCode, outcome);
+        }
+    }
+
+    /// <summary>Gives the run's concurrency slot back once its process is gone (or never started).</summary>
+    private async Task ReleaseAsync(RunExecution execution, CancellationToken cancellationToken)
+    {
+        if (!cancellationToken.IsCancellationRequested)
+        {
+            await SetActiveAsync(execution.RunId, false);
+        }
+        _executions.TryRemove(execution.RunId, out _);
+        execution.Started.TrySetResult(null);
+        execution.Done.TrySetResult();
+        Wake();
+    }
+
+    private sealed record PreparedLaunch(ICliAdapter Adapter, CliLaunch Launch, Workspace Workspace, string Cwd);
+
+    /// <summary>Why a CLI invocation could not start; the run fails with this reason (or the caller is told).</summary>
+    private sealed class LaunchFailedException(string reason) : Exception(reason);
+
+    /// <summary>The agent, adapter, workspace and hooks settings of one CLI invocation.</summary>
+    private async Task<PreparedLaunch> PrepareLaunchAsync(RunRow run, bool resume, string prompt, CancellationToken cancellationToken)
+    {
+        var agent = await store.GetAgentAsync(run.AgentId, cancellationToken) ?? throw new LaunchFailedException("the run's agent was deleted");
+        var adapter = adapters.Find(run.CliName) ?? throw new LaunchFailedException($"unknown cli_name '{run.CliName}'");
+        Workspace workspace;
+        try
+        {
+            workspace = await PrepareWorkspaceAsync(run, resume, cancellationToken);
+        }
+        catch (RpcException ex)
+        {
+            throw new LaunchFailedException($"creating the workspace failed: {ex.Status.Detail}");
+        }
+        var runDirectory = RunDirectory(run.Id);
+        var cwd = workspace.Repos.Count > 0 ? workspace.Repos[0].WorktreePath : Directory.CreateDirectory(Path.Combine(runDirectory, "workspace")).FullName;
+        var hookSettings = adapter.UsesHooks
+            ? await HookSettingsWriter.WriteClaudeSettingsAsync(runDirectory, configuration.PublicUrl, run.Id, cancellationToken)
+            : "";
+        var providerConfig = JsonNode.Parse(agent.ProviderConfigJson) as JsonObject ?? [];
+        var launch = new CliLaunch(
+            run.Id, prompt, resume ? run.SessionId : null, agent.Model, agent.Instructions,
+            agent.AllowedTools, agent.MaxTurns, providerConfig, cwd, [.. workspace.Repos.Skip(1).Select(r => r.WorktreePath)],
+            runDirectory, hookSettings);
+        return new PreparedLaunch(adapter, launch, workspace, cwd);
+    }
+
+    private static CliCommand BuildCommand(Func<CliCommand> build)
+    {
+        try
+        {
+            return build();
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new LaunchFailedException(ex.Message);
+        }
+    }
+
+    private IAgentProcess StartProcess(IAgentProcessLauncher processLauncher, CliCommand command, string cwd, RunRow run, int columns, int rows)
+    {
+        var environment = new Dictionary<string, string>(command.Environment, StringComparer.Ordinal)
+        {
+            ["BATON_RUN_ID"] = run.Id,
+            [HookSettingsWriter.SecretVariable] = run.HookSecret,
+            ["BATON_HOOK_URL"] = $"{configuration.PublicUrl}/api/runs/{run.Id}/hook",
+            ["TERM"] = "xterm-256color",
+        };
+        try
+        {
+            return processLauncher.Start(new AgentProcessOptions(command.FileName, command.Arguments, cwd, environment, LogPath(run.Id), columns, rows));
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception or IOException)
+        {
+            throw new LaunchFailedException($"could not start {command.FileName}: {ex.Message}");
         }
     }
 
@@ -420,6 +453,8 @@ public sealed partial class RunManager(
         /// <summary>The CLI's SessionEnd hook fired: the run completes once the process has exited and its output is drained.</summary>
         public volatile bool SessionEnded;
         public IAgentProcess? Process { get; set; }
+        /// <summary>The process once it started; null when it never did.</summary>
+        public TaskCompletionSource<IAgentProcess?> Started { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }

@@ -9,8 +9,8 @@ namespace Baton.Runs.Terminals;
 
 /// <summary>
 /// The bidirectional terminal stream behind WS <c>/api/terminal</c>: attach to a run's PTY (recent
-/// output first, then live; any viewer can type and resize), or start an ephemeral terminal that
-/// is killed when its viewer leaves.
+/// output first, then live; any viewer can type and resize), resume a paused run's CLI interactively
+/// when it has none, or start an ephemeral terminal that is killed when its viewer leaves.
 /// </summary>
 public sealed class TerminalService(RunManager runs, TerminalHub hub, RunsConfiguration configuration, BatonOptions options, ILogger<TerminalService> logger)
 {
@@ -32,7 +32,8 @@ public sealed class TerminalService(RunManager runs, TerminalHub hub, RunsConfig
         else
         {
             await runs.GetAsync(open.RunId, ct);
-            var live = runs.FindProcess(open.RunId)?.Terminal;
+            var live = runs.FindProcess(open.RunId)?.Terminal
+                ?? await runs.OpenInteractiveAsync(open.RunId, open.Cols > 0 ? open.Cols : 120, open.Rows > 0 ? open.Rows : 30, ct);
             if (live is null)
             {
                 await context.WriteResponseHeadersAsync(new Metadata { { "baton-stream", "open" } });

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Stands in for `claude -p <task> --output-format stream-json --verbose …` (NOTES §7): prints the
 # same stream-json lines and runs the hook commands of the --settings file like the real CLI.
-# Behaviour is chosen by words in the prompt:
+# Without -p it is the interactive UI: it fires UserPromptSubmit and Stop for every line typed,
+# answers "you said: <line>", and on /exit fires SessionEnd and exits.
+# In print mode, behaviour is chosen by words in the prompt:
 #   SLEEP     start a background child (pid written to $FAKE_STATE_DIR/child.pid) and wait forever
 #   FAIL      report an error result and exit 1
 #   TASKS     TaskCreate/TaskUpdate tool calls
@@ -35,6 +37,23 @@ hook() {
   done
 }
 emit() { printf '%s\n' "$1"; }
+
+if [ -z "$PROMPT" ]; then
+  echo "fake-claude interactive, session $SESSION"
+  hook SessionStart "{$(base SessionStart),\"source\":\"resume\",\"model\":\"$MODEL\"}"
+  while IFS= read -r line; do
+    case "$line" in
+      /exit)
+        hook SessionEnd "{$(base SessionEnd),\"reason\":\"prompt_input_exit\"}"
+        exit 0 ;;
+      *)
+        hook UserPromptSubmit "{$(base UserPromptSubmit),\"prompt\":$(jstr "$line")}"
+        echo "you said: $line"
+        hook Stop "{$(base Stop),\"stop_hook_active\":false,\"last_assistant_message\":$(jstr "you said: $line")}" ;;
+    esac
+  done
+  exit 0
+fi
 
 emit "{\"type\":\"system\",\"subtype\":\"init\",\"cwd\":$(jstr "$PWD"),\"session_id\":\"$SESSION\",\"tools\":[\"Read\",\"Edit\",\"Write\"],\"model\":\"$MODEL\",\"permissionMode\":\"default\",\"claude_code_version\":\"2.1.328\"}"
 hook SessionStart "{$(base SessionStart),\"source\":\"$([ -n "$RESUME" ] && echo resume || echo startup)\",\"model\":\"$MODEL\"}"
