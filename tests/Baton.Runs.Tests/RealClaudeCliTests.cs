@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using Baton.Contracts.Runs.V1;
 using Baton.Runs.Tests.Infrastructure;
 
 namespace Baton.Runs.Tests;
@@ -142,6 +143,77 @@ public sealed class RealClaudeCliTests
         Assert.Equal(2, Payloads(events, "run.started").Count(p => p["pid"] is not null));
         Assert.Equal("Goodbye after resuming.", (string?)Payloads(events, "agent.message").Last()["text"]);
         Assert.Equal("run.completed", (string?)events.Last()!["event_type"]);
+    }
+
+    [RealClaudeCliFact]
+    public async Task PausedRun_TakenOverInATerminal_ResumesTheSessionInTheCliUi()
+    {
+        const string FollowUp = "Now say goodbye.";
+        var secondTurn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var api = await FakeAnthropicApi.StartAsync(async (request, ct) =>
+        {
+            if (request.Transcript().Contains(FollowUp, StringComparison.Ordinal))
+            {
+                return new FakeReply([new FakeText("Goodbye-from-the-terminal.")], "end_turn", 1500, 8);
+            }
+            if (request.ToolResult(ToolUseId) is null)
+            {
+                return WriteProofTurn("interactive-proof", inputTokens: 1000, outputTokens: 21);
+            }
+            secondTurn.TrySetResult();
+            await Task.Delay(Timeout.Infinite, ct);
+            throw new OperationCanceledException(ct);
+        });
+        await using var host = await StartHostAsync();
+        var agentId = await CreateAgentAsync(host, api, "be brief");
+        var runId = (string)(await host.CreateRunAsync(agentId, "Write the proof file."))["id"]!;
+        await secondTurn.Task.WaitAsync(RunTimeout);
+        await host.PostJsonAsync($"/api/runs/{runId}/pause", new { });
+        var sessionId = (string)(await host.GetRunAsync(runId))["session_id"]!;
+        var cwd = (string)Single(await host.GetEventsAsync(runId), "run.started")["cwd"]!;
+        AcceptFirstRunPrompts(host, api, cwd);
+
+        await using var terminal = new TerminalClient(host.Client, new TerminalOpen { RunId = runId, Cols = 120, Rows = 40 });
+        var describe = () => $"terminal (last 3000 characters): {terminal.Text[^Math.Min(3000, terminal.Text.Length)..]}\nrequests: {string.Join("\n", api.ConversationRequests.Select(r => r.Transcript()))}";
+        await Wait.UntilAsync(() => terminal.Text.Contains("shift+tab to cycle", StringComparison.Ordinal), RunTimeout, describe);
+        await terminal.SendAsync(FollowUp);
+        await terminal.SendAsync("\r");
+        await Wait.UntilAsync(() => terminal.Text.Contains("Goodbye-from-the-terminal.", StringComparison.Ordinal), RunTimeout, describe);
+
+        // The CLI UI sent the paused session's whole conversation, then what was typed.
+        var resumed = api.ConversationRequests.Last(r => r.Transcript().Contains(FollowUp, StringComparison.Ordinal));
+        Assert.Equal(sessionId, resumed.Headers.GetValueOrDefault("x-claude-code-session-id"));
+        var transcript = resumed.Transcript();
+        var order = new[] { "Write the proof file.", "tool_use:Bash", "interactive-proof", FollowUp }.Select(t => transcript.IndexOf(t, StringComparison.Ordinal)).ToList();
+        Assert.True(order.All(i => i >= 0) && order.SequenceEqual(order.Order()), transcript);
+
+        // Its hooks drove the run: the prompt made it running, the end of the turn paused it again.
+        await Wait.UntilAsync(async () => Payloads(await host.GetEventsAsync(runId), "run.paused").Count() == 2, RunTimeout, describe);
+        var events = await host.GetEventsAsync(runId);
+        Assert.Equal(sessionId, (string?)Single(events, "terminal.started")["session_id"]);
+        Assert.Contains(Payloads(events, "run.started"), p => (string?)p["source"] == "hook");
+        Assert.Equal(["startup", "resume"], Payloads(events, "hook.SessionStart").Select(p => (string?)p["source"]));
+        Assert.Equal("paused", (string?)(await host.GetRunAsync(runId))["status"]);
+
+        await host.PostJsonAsync($"/api/runs/{runId}/cancel", new { });
+        await Wait.UntilAsync(() => terminal.Exit is not null, RunTimeout, describe);
+    }
+
+    /// <summary>
+    /// The CLI's interactive UI asks once per home whether to use an API key from the environment and
+    /// whether to trust a folder; a person at the terminal answers those, here the config says yes.
+    /// </summary>
+    private static void AcceptFirstRunPrompts(RunsHost host, FakeAnthropicApi api, string cwd)
+    {
+        var path = Path.Combine(host.DataDir, "claude-home", ".claude", ".claude.json");
+        var config = File.Exists(path) ? JsonNode.Parse(File.ReadAllText(path))!.AsObject() : [];
+        config["hasCompletedOnboarding"] = true;
+        config["theme"] = "dark";
+        config["customApiKeyResponses"] = new JsonObject { ["approved"] = new JsonArray(api.ApiKey[^20..]), ["rejected"] = new JsonArray() };
+        var projects = config["projects"] as JsonObject ?? [];
+        projects[cwd] = new JsonObject { ["hasTrustDialogAccepted"] = true, ["hasCompletedProjectOnboarding"] = true };
+        config["projects"] = projects;
+        File.WriteAllText(path, config.ToJsonString());
     }
 
     [RealClaudeCliFact]

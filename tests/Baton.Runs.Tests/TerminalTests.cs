@@ -1,7 +1,5 @@
-using System.Text;
 using Baton.Contracts.Runs.V1;
 using Baton.Runs.Tests.Infrastructure;
-using Google.Protobuf;
 using Grpc.Core;
 
 namespace Baton.Runs.Tests;
@@ -9,75 +7,6 @@ namespace Baton.Runs.Tests;
 public sealed class TerminalTests
 {
     private const string EchoLoop = "while IFS= read -r line; do if [ \"$line\" = size ]; then stty size; else echo \"got:$line\"; fi; done";
-
-    /// <summary>Collects a terminal stream's output as text.</summary>
-    private sealed class Viewer : IAsyncDisposable
-    {
-        private readonly AsyncDuplexStreamingCall<TerminalInput, TerminalOutput> _call;
-        private readonly StringBuilder _text = new();
-        private readonly Task _reading;
-
-        public Viewer(RunsService.RunsServiceClient client, TerminalOpen open)
-        {
-            _call = client.Terminal();
-            _call.RequestStream.WriteAsync(new TerminalInput { Open = open }).GetAwaiter().GetResult();
-            _reading = Task.Run(async () =>
-            {
-                try
-                {
-                    await foreach (var output in _call.ResponseStream.ReadAllAsync())
-                    {
-                        lock (_text)
-                        {
-                            if (output.KindCase == TerminalOutput.KindOneofCase.Data)
-                            {
-                                _text.Append(output.Data.ToStringUtf8());
-                            }
-                            else
-                            {
-                                Exit = output.Exit;
-                            }
-                        }
-                    }
-                }
-                catch (RpcException)
-                {
-                }
-            });
-        }
-
-        public TerminalExit? Exit { get; private set; }
-
-        public string Text
-        {
-            get
-            {
-                lock (_text)
-                {
-                    return _text.ToString();
-                }
-            }
-        }
-
-        public Task SendAsync(string text) => _call.RequestStream.WriteAsync(new TerminalInput { Data = ByteString.CopyFromUtf8(text) });
-
-        public Task ResizeAsync(int cols, int rows) => _call.RequestStream.WriteAsync(new TerminalInput { Resize = new TerminalResize { Cols = cols, Rows = rows } });
-
-        public Task WaitForAsync(string text) => Wait.UntilAsync(() => Text.Contains(text, StringComparison.Ordinal), TimeSpan.FromSeconds(15), () => $"never saw '{text}' in: {Text}");
-
-        public async ValueTask DisposeAsync()
-        {
-            try
-            {
-                await _call.RequestStream.CompleteAsync();
-            }
-            catch (InvalidOperationException)
-            {
-            }
-            await _reading.WaitAsync(TimeSpan.FromSeconds(15));
-            _call.Dispose();
-        }
-    }
 
     [Fact]
     public async Task TwoViewers_ShareTheRunPty_EitherTypes_AndResizeReachesTheChild()
@@ -88,9 +17,9 @@ public sealed class TerminalTests
         var runId = (string)(await host.CreateRunAsync((string)agent["id"]!, "terminal"))["id"]!;
         await host.WaitForStatusAsync(runId, "running");
 
-        await using var first = new Viewer(host.Client, new TerminalOpen { RunId = runId });
+        await using var first = new TerminalClient(host.Client, new TerminalOpen { RunId = runId });
         await first.WaitForAsync("ready");
-        await using var second = new Viewer(host.Client, new TerminalOpen { RunId = runId });
+        await using var second = new TerminalClient(host.Client, new TerminalOpen { RunId = runId });
         await second.WaitForAsync("ready"); // recent output replayed to a late viewer
 
         await first.SendAsync("hello\n");
@@ -129,7 +58,7 @@ public sealed class TerminalTests
         var sessionId = (string)(await host.GetRunAsync(runId))["session_id"]!;
 
         // Paused: no process, so opening the terminal resumes the CLI's own UI on the run's session.
-        var first = new Viewer(host.Client, new TerminalOpen { RunId = runId, Cols = 100, Rows = 30 });
+        var first = new TerminalClient(host.Client, new TerminalOpen { RunId = runId, Cols = 100, Rows = 30 });
         await first.WaitForAsync($"fake-claude interactive, session {sessionId}");
         Assert.Contains(sessionId, File.ReadAllLines(Path.Combine(stateDir, "resume.log")));
         var started = (await host.GetEventsAsync(runId)).Single(e => (string?)e!["event_type"] == "terminal.started")!;
@@ -148,7 +77,7 @@ public sealed class TerminalTests
         // The session belongs to the run, not to the viewer: it outlives the first viewer, and the
         // next one joins the same terminal instead of starting another CLI.
         await first.DisposeAsync();
-        await using var second = new Viewer(host.Client, new TerminalOpen { RunId = runId });
+        await using var second = new TerminalClient(host.Client, new TerminalOpen { RunId = runId });
         await second.WaitForAsync("you said: add a README");
         Assert.Single(await host.GetEventsAsync(runId), e => (string?)e!["event_type"] == "terminal.started");
 
@@ -169,7 +98,7 @@ public sealed class TerminalTests
         await host.PostJsonAsync($"/api/runs/{runId}/pause", new { });
 
         // A custom command has no interactive resume: the recorded output, then the end.
-        await using var viewer = new Viewer(host.Client, new TerminalOpen { RunId = runId });
+        await using var viewer = new TerminalClient(host.Client, new TerminalOpen { RunId = runId });
         await Wait.UntilAsync(() => viewer.Exit is not null, TimeSpan.FromSeconds(15), () => "the terminal never ended");
         Assert.Equal("the run has no live terminal", viewer.Exit!.Reason);
         Assert.Contains("custom-output", viewer.Text, StringComparison.Ordinal);
@@ -182,7 +111,7 @@ public sealed class TerminalTests
     {
         await using var host = await RunsHost.StartAsync();
         var cwd = RunsHost.NewTempDir("eph");
-        var viewer = new Viewer(host.Client, new TerminalOpen { Cwd = cwd, Cli = "/bin/sh", Cols = 80, Rows = 24 });
+        var viewer = new TerminalClient(host.Client, new TerminalOpen { Cwd = cwd, Cli = "/bin/sh", Cols = 80, Rows = 24 });
         await viewer.SendAsync("pwd; stty size\n");
         await viewer.WaitForAsync(cwd);
         await viewer.WaitForAsync("24 80");
