@@ -46,6 +46,29 @@ public sealed class EventStreamTests
     }
 
     [Fact]
+    public async Task StreamRunEvents_OfARunFailedByItsStopFailureHook_EndsOnlyAfterTheCliExited()
+    {
+        await using var host = await RunsHost.StartAsync();
+        var project = await host.CreateProjectWithRepoAsync();
+        var agent = await host.CreateAgentAsync((string)project["id"]!, new { provider_config = new { env = new { FAKE_STATE_DIR = host.DataDir } } });
+        var runId = (string)(await host.CreateRunAsync((string)agent["id"]!, "STOPFAIL"))["id"]!;
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var received = new List<string>();
+        using var call = host.Client.StreamRunEvents(new StreamRunEventsRequest { RunId = runId }, cancellationToken: timeout.Token);
+        await foreach (var runEvent in call.ResponseStream.ReadAllAsync(timeout.Token))
+        {
+            received.Add(runEvent.EventType);
+        }
+
+        // The hook failed the run while the CLI was still writing; its result line still reached the live stream.
+        var failed = received.IndexOf("run.failed");
+        Assert.True(failed >= 0 && received.IndexOf("run.result") > failed, string.Join(", ", received));
+        Assert.Equal(received, (await host.GetEventsAsync(runId)).Select(e => (string)e!["event_type"]!));
+        Assert.Equal("rate_limit", (string?)(await host.GetRunAsync(runId))["failure_reason"]);
+    }
+
+    [Fact]
     public async Task StreamRunEvents_OfAFinishedRun_ReplaysThenEnds_AndUnknownRunIsNotFound()
     {
         await using var host = await RunsHost.StartAsync();

@@ -98,12 +98,12 @@ public sealed partial class RunsApi
         var run = await runs.GetAsync(request.RunId, ct);
         // Headers now: the gateway's SSE bridge answers 200 at once instead of waiting for the first event.
         await context.WriteResponseHeadersAsync(new Metadata { { "baton-stream", "open" } });
-        if (RunStatus.IsTerminal(run.Status) && (await events.ReadAsync(run.Id, request.AfterId, 1, ct)).Count == 0)
+        if (await HasEndedAsync(run.Id, request.AfterId, ct) is (true, _))
         {
             return;
         }
-        // Replay then live. After a terminal event the stream ends once the run is still terminal and nothing newer
-        // arrives for a moment (late hook calls may follow the terminal event).
+        // Replay then live. After a terminal event the stream ends once the run is still terminal, its CLI has
+        // exited and nothing newer arrives for a moment (late hook calls may follow the terminal event).
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         await using var enumerator = events.StreamAsync(run.Id, request.AfterId, stop.Token).GetAsyncEnumerator(stop.Token);
         var terminalSeen = false;
@@ -116,12 +116,11 @@ public sealed partial class RunsApi
                 next ??= enumerator.MoveNextAsync().AsTask();
                 if (terminalSeen && await Task.WhenAny(next, Task.Delay(TerminalQuietPeriod, ct)) != next)
                 {
-                    var current = await store.GetRunAsync(run.Id, ct);
-                    if ((current is null || RunStatus.IsTerminal(current.Status)) && (await events.ReadAsync(run.Id, lastId, 1, ct)).Count == 0)
+                    (var ended, terminalSeen) = await HasEndedAsync(run.Id, lastId, ct);
+                    if (ended)
                     {
                         return;
                     }
-                    terminalSeen = current is not null && RunStatus.IsTerminal(current.Status);
                     continue;
                 }
                 if (!await next)
@@ -134,12 +133,11 @@ public sealed partial class RunsApi
                 await responseStream.WriteAsync(RunEventLog.ToProto(stored), ct);
                 if (TerminalEvents.Contains(stored.EventType))
                 {
-                    var current = await store.GetRunAsync(run.Id, ct);
-                    if ((current is null || RunStatus.IsTerminal(current.Status)) && (await events.ReadAsync(run.Id, stored.Id, 1, ct)).Count == 0)
+                    (var ended, terminalSeen) = await HasEndedAsync(run.Id, stored.Id, ct);
+                    if (ended)
                     {
                         return;
                     }
-                    terminalSeen = current is null || RunStatus.IsTerminal(current.Status);
                 }
             }
         }
@@ -157,6 +155,23 @@ public sealed partial class RunsApi
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Whether a run's event stream is over: the run is gone, or settled with its CLI exited and nothing
+    /// after <paramref name="afterId"/>. A settled run's CLI can still be writing: a StopFailure hook fails
+    /// the run at once, and the CLI's result line follows.
+    /// </summary>
+    private async Task<(bool Ended, bool Settled)> HasEndedAsync(string runId, long afterId, CancellationToken ct)
+    {
+        var current = await store.GetRunAsync(runId, ct);
+        if (current is null)
+        {
+            return (true, true);
+        }
+        var settled = RunStatus.IsTerminal(current.Status);
+        var ended = settled && runs.FindProcess(runId) is null && (await events.ReadAsync(runId, afterId, 1, ct)).Count == 0;
+        return (ended, settled);
     }
 
     // ---- tasks ----

@@ -6,6 +6,7 @@
 # In print mode, behaviour is chosen by words in the prompt:
 #   SLEEP     start a background child (pid written to $FAKE_STATE_DIR/child.pid) and wait forever
 #   FAIL      report an error result and exit 1
+#   STOPFAIL  fire StopFailure, then (after a moment) print an error result and exit 1
 #   TASKS     TaskCreate/TaskUpdate tool calls
 #   ATTENTION a permission_prompt Notification
 #   TOKENS:N  N streamed text tokens
@@ -102,6 +103,12 @@ esac
 TEXT="Done: $PROMPT"
 [ -n "$RESUME" ] && TEXT="Resumed: $PROMPT"
 emit "{\"type\":\"assistant\",\"message\":{\"id\":\"msg_2\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"$MODEL\",\"content\":[{\"type\":\"text\",\"text\":$(jstr "$TEXT")}]},\"session_id\":\"$SESSION\"}"
+case "$PROMPT" in *STOPFAIL*)
+  hook StopFailure "{$(base StopFailure),\"error_type\":\"rate_limit\",\"error\":\"rate_limit\"}"
+  sleep 1
+  emit "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":true,\"num_turns\":1,\"result\":\"API Error: rate limited\",\"session_id\":\"$SESSION\",\"total_cost_usd\":0,\"usage\":{\"input_tokens\":10,\"output_tokens\":0},\"duration_ms\":5}"
+  exit 1 ;;
+esac
 case "$PROMPT" in *FAIL*)
   emit "{\"type\":\"result\",\"subtype\":\"error_during_execution\",\"is_error\":true,\"num_turns\":1,\"result\":\"boom: the model refused\",\"session_id\":\"$SESSION\",\"total_cost_usd\":0.001,\"usage\":{\"input_tokens\":10,\"output_tokens\":1},\"duration_ms\":5}"
   exit 1 ;;
