@@ -91,32 +91,11 @@ public sealed class RealClaudeCliTests
     public async Task PauseThenContinue_WithRealCli_ResumesTheSameSessionWithItsHistory()
     {
         const string FollowUp = "Now say goodbye.";
-        var secondTurn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var proof = $"baton-proof-{Guid.NewGuid():N}";
-        await using var api = await FakeAnthropicApi.StartAsync(async (request, ct) =>
-        {
-            if (request.Transcript().Contains(FollowUp, StringComparison.Ordinal))
-            {
-                return new FakeReply([new FakeText("Goodbye after resuming.")], "end_turn", 1500, 8);
-            }
-            if (request.ToolResult(ToolUseId) is null)
-            {
-                return WriteProofTurn(proof, inputTokens: 1000, outputTokens: 21);
-            }
-            // The model "thinks" until the CLI is killed by the pause.
-            secondTurn.TrySetResult();
-            await Task.Delay(Timeout.Infinite, ct);
-            throw new OperationCanceledException(ct);
-        });
+        var secondTurn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var api = await StartModelThatThinksAfterTheToolAsync(proof, FollowUp, "Goodbye after resuming.", secondTurn);
         await using var host = await StartHostAsync();
-        var agentId = await CreateAgentAsync(host, api, "be brief");
-        var runId = (string)(await host.CreateRunAsync(agentId, "Write the proof file."))["id"]!;
-
-        await secondTurn.Task.WaitAsync(RunTimeout);
-        using (var pause = await host.Http.PostAsync($"/api/runs/{runId}/pause", null))
-        {
-            Assert.Equal(HttpStatusCode.OK, pause.StatusCode);
-        }
+        var runId = await StartRunAndPauseItMidTurnAsync(host, api, secondTurn);
         var paused = await host.GetRunAsync(runId);
         Assert.Equal("paused", (string?)paused["status"]);
         var sessionId = (string)paused["session_id"]!;
@@ -150,25 +129,9 @@ public sealed class RealClaudeCliTests
     {
         const string FollowUp = "Now say goodbye.";
         var secondTurn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var api = await FakeAnthropicApi.StartAsync(async (request, ct) =>
-        {
-            if (request.Transcript().Contains(FollowUp, StringComparison.Ordinal))
-            {
-                return new FakeReply([new FakeText("Goodbye-from-the-terminal.")], "end_turn", 1500, 8);
-            }
-            if (request.ToolResult(ToolUseId) is null)
-            {
-                return WriteProofTurn("interactive-proof", inputTokens: 1000, outputTokens: 21);
-            }
-            secondTurn.TrySetResult();
-            await Task.Delay(Timeout.Infinite, ct);
-            throw new OperationCanceledException(ct);
-        });
+        await using var api = await StartModelThatThinksAfterTheToolAsync("interactive-proof", FollowUp, "Goodbye-from-the-terminal.", secondTurn);
         await using var host = await StartHostAsync();
-        var agentId = await CreateAgentAsync(host, api, "be brief");
-        var runId = (string)(await host.CreateRunAsync(agentId, "Write the proof file."))["id"]!;
-        await secondTurn.Task.WaitAsync(RunTimeout);
-        await host.PostJsonAsync($"/api/runs/{runId}/pause", new { });
+        var runId = await StartRunAndPauseItMidTurnAsync(host, api, secondTurn);
         var sessionId = (string)(await host.GetRunAsync(runId))["session_id"]!;
         var cwd = (string)Single(await host.GetEventsAsync(runId), "run.started")["cwd"]!;
         AcceptFirstRunPrompts(host, api, cwd);
@@ -197,6 +160,37 @@ public sealed class RealClaudeCliTests
 
         await host.PostJsonAsync($"/api/runs/{runId}/cancel", new { });
         await Wait.UntilAsync(() => terminal.Exit is not null, RunTimeout, describe);
+    }
+
+    /// <summary>
+    /// A model that answers the task by writing <paramref name="proof"/> with the Bash tool, then "thinks"
+    /// (signalling <paramref name="secondTurn"/>) until the CLI is killed, and answers a conversation
+    /// containing <paramref name="followUp"/> with <paramref name="reply"/>.
+    /// </summary>
+    private static Task<FakeAnthropicApi> StartModelThatThinksAfterTheToolAsync(string proof, string followUp, string reply, TaskCompletionSource secondTurn) =>
+        FakeAnthropicApi.StartAsync(async (request, ct) =>
+        {
+            if (request.Transcript().Contains(followUp, StringComparison.Ordinal))
+            {
+                return new FakeReply([new FakeText(reply)], "end_turn", 1500, 8);
+            }
+            if (request.ToolResult(ToolUseId) is null)
+            {
+                return WriteProofTurn(proof, inputTokens: 1000, outputTokens: 21);
+            }
+            secondTurn.TrySetResult();
+            await Task.Delay(Timeout.Infinite, ct);
+            throw new OperationCanceledException(ct);
+        });
+
+    /// <summary>Starts "Write the proof file." and pauses the run while the model thinks about its second turn.</summary>
+    private static async Task<string> StartRunAndPauseItMidTurnAsync(RunsHost host, FakeAnthropicApi api, TaskCompletionSource secondTurn)
+    {
+        var agentId = await CreateAgentAsync(host, api, "be brief");
+        var runId = (string)(await host.CreateRunAsync(agentId, "Write the proof file."))["id"]!;
+        await secondTurn.Task.WaitAsync(RunTimeout);
+        await host.PostJsonAsync($"/api/runs/{runId}/pause", new { });
+        return runId;
     }
 
     /// <summary>

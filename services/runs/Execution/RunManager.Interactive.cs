@@ -70,28 +70,13 @@ public sealed partial class RunManager
         return process.Terminal;
     }
 
-    private async Task SuperviseInteractiveAsync(RunExecution execution, IAgentProcess process, Adapters.ICliAdapter adapter)
-    {
-        var cancellationToken = _stopping.Token;
-        try
+    private Task SuperviseInteractiveAsync(RunExecution execution, IAgentProcess process, Adapters.ICliAdapter adapter) =>
+        ReleasedWhenDoneAsync(execution, "Interactive session", _stopping.Token, async () =>
         {
             await using (process)
             {
                 // The terminal UI prints no stream-json; the adapter finds no events in it, and the hooks report.
-                await SuperviseAsync(execution, execution.RunId, process, adapter.CreateParser(), cancellationToken);
+                await SuperviseAsync(execution, execution.RunId, process, adapter.CreateParser(), _stopping.Token);
             }
-        }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
-        {
-            logger.LogError(ex, "Interactive session of run {RunId} crashed", execution.RunId);
-            await FailAsync(execution.RunId, $"internal error: {ex.Message}");
-        }
-        catch (OperationCanceledException)
-        {
-        }
-        finally
-        {
-            await ReleaseAsync(execution, cancellationToken);
-        }
-    }
+        });
 }

@@ -135,9 +135,8 @@ public sealed partial class RunManager(
 
     // ---- one invocation of the CLI ----
 
-    private async Task ExecuteAsync(RunExecution execution, RunRow run, CancellationToken cancellationToken)
-    {
-        try
+    private Task ExecuteAsync(RunExecution execution, RunRow run, CancellationToken cancellationToken) =>
+        ReleasedWhenDoneAsync(execution, "Run", cancellationToken, async () =>
         {
             var resume = run.PendingMessage is not null;
             PreparedLaunch prepared;
@@ -183,11 +182,19 @@ public sealed partial class RunManager(
                 }, cancellationToken);
                 await SuperviseAsync(execution, run.Id, process, prepared.Adapter.CreateParser(), cancellationToken);
             }
+        });
+
+    /// <summary>Runs one invocation of a run's CLI: a crash fails the run, and the slot is released however it ends.</summary>
+    private async Task ReleasedWhenDoneAsync(RunExecution execution, string kind, CancellationToken cancellationToken, Func<Task> invocation)
+    {
+        try
+        {
+            await invocation();
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
-            logger.LogError(ex, "Run {RunId} crashed", run.Id);
-            await FailAsync(run.Id, $"internal error: {ex.Message}");
+            logger.LogError(ex, "{Kind} of run {RunId} crashed", kind, execution.RunId);
+            await FailAsync(execution.RunId, $"internal error: {ex.Message}");
         }
         catch (OperationCanceledException)
         {
