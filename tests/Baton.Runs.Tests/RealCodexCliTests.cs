@@ -106,6 +106,10 @@ public sealed class RealCodexCliTests
         }
         var done = await host.WaitForStatusAsync(runId, "completed", RunTimeout);
         Assert.Equal(sessionId, (string?)done["session_id"]);
+        // The paused codex was killed before its turn.completed; the resumed one reports the thread's usage
+        // so far (codex 0.169 counts the resumed rollout's earlier calls too), so the run counts each call once.
+        Assert.Equal(2500, (long)done["tokens_in"]!);
+        Assert.Equal(29, (long)done["tokens_out"]!);
 
         // The resumed codex sent the whole earlier conversation, then the new message, on the same thread.
         var resumed = api.ResponsesRequests[^1];
