@@ -91,6 +91,29 @@ public sealed class AdapterTests
     }
 
     [Fact]
+    public void Codex_ExecJson_RetriesAreNotResults_AndTurnFailedIsTheOneFailure()
+    {
+        // Lines codex 0.169 printed for a rejected API key (ids and URL shortened).
+        var parser = new CodexAdapter(new RunsConfiguration { CodexCommand = "codex" }).CreateParser();
+        Assert.Single(parser.ParseLine("{\"type\":\"thread.started\",\"thread_id\":\"t-1\"}"));
+        Assert.Empty(parser.ParseLine("{\"type\":\"item.completed\",\"item\":{\"id\":\"item_0\",\"type\":\"error\",\"message\":\"Model metadata for `m` not found.\"}}"));
+        Assert.Empty(parser.ParseLine("{\"type\":\"turn.started\"}"));
+        var retry = Assert.Single(parser.ParseLine("{\"type\":\"error\",\"message\":\"Reconnecting... 1/5 (unexpected status 401 Unauthorized: Incorrect API key provided., url: http://x/v1/responses)\"}"));
+        Assert.Equal("agent.api_retry", retry.EventType);
+        Assert.Contains("401", (string?)retry.Payload["error"], StringComparison.Ordinal);
+        Assert.Empty(parser.ParseLine("{\"type\":\"error\",\"message\":\"unexpected status 401 Unauthorized: Incorrect API key provided., url: http://x/v1/responses\"}"));
+        var failed = Assert.Single(parser.ParseLine("{\"type\":\"turn.failed\",\"error\":{\"message\":\"unexpected status 401 Unauthorized: Incorrect API key provided., url: http://x/v1/responses\"}}"));
+        Assert.Equal("run.result", failed.EventType);
+        Assert.True((bool)failed.Payload["is_error"]!);
+        Assert.Equal("t-1", (string?)failed.Payload["session_id"]);
+        Assert.StartsWith("unexpected status 401", (string?)failed.Payload["result"], StringComparison.Ordinal);
+
+        var noMessage = new CodexAdapter(new RunsConfiguration()).CreateParser();
+        Assert.Empty(noMessage.ParseLine("{\"type\":\"error\",\"message\":\"boom\"}"));
+        Assert.Equal("boom", (string?)Assert.Single(noMessage.ParseLine("{\"type\":\"turn.failed\"}")).Payload["result"]);
+    }
+
+    [Fact]
     public void Custom_RunsTheConfiguredCommandWithTheTask()
     {
         var command = new CustomAdapter().BuildCommand(Launch(config: new JsonObject { ["command"] = "my-agent --go" }));

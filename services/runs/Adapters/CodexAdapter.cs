@@ -4,7 +4,7 @@ namespace Baton.Runs.Adapters;
 
 /// <summary>
 /// <c>codex exec --json</c>: thread.started → session.init, agent_message items → agent.message,
-/// turn.completed usage → run.result. Resume: <c>codex exec --json resume &lt;thread id&gt; &lt;message&gt;</c>.
+/// "Reconnecting..." error lines → agent.api_retry, turn.completed usage / turn.failed → run.result. Resume: <c>codex exec --json resume &lt;thread id&gt; &lt;message&gt;</c>.
 /// </summary>
 public sealed class CodexAdapter(RunsConfiguration configuration) : ICliAdapter
 {
@@ -52,6 +52,7 @@ public sealed class CodexAdapter(RunsConfiguration configuration) : ICliAdapter
     private sealed class Parser : ICliOutputParser
     {
         private string? _threadId;
+        private string? _lastError;
 
         public IEnumerable<AdapterEvent> ParseLine(string line)
         {
@@ -80,7 +81,20 @@ public sealed class CodexAdapter(RunsConfiguration configuration) : ICliAdapter
                         ["is_error"] = false,
                     });
                     break;
-                case "turn.failed" or "error":
+                case "error":
+                    // codex 0.169 prints "error" lines for retries it is still making ("Reconnecting... 1/5 (...)")
+                    // and once more for the final error just before turn.failed: neither ends the run.
+                    var message = Json.String(json, "message");
+                    if (message?.StartsWith("Reconnecting", StringComparison.Ordinal) == true)
+                    {
+                        yield return new AdapterEvent("agent.api_retry", new JsonObject { ["error"] = message });
+                    }
+                    else
+                    {
+                        _lastError = message;
+                    }
+                    break;
+                case "turn.failed":
                     yield return new AdapterEvent("run.result", new JsonObject
                     {
                         ["tokens_in"] = 0,
@@ -88,7 +102,7 @@ public sealed class CodexAdapter(RunsConfiguration configuration) : ICliAdapter
                         ["cost_usd"] = 0.0,
                         ["session_id"] = _threadId,
                         ["is_error"] = true,
-                        ["result"] = Json.String(json["error"], "message") ?? Json.String(json, "message"),
+                        ["result"] = Json.String(json["error"], "message") ?? _lastError,
                     });
                     break;
             }

@@ -23,6 +23,9 @@ public sealed class RunsHostOptions
 
     /// <summary>BATON_CLAUDE_COMMAND: the claude-code CLI the service starts (default: the fake script).</summary>
     public string? ClaudeCommand { get; init; }
+
+    /// <summary>BATON_CODEX_COMMAND: the codex CLI the service starts (default: the service's own default, "codex").</summary>
+    public string? CodexCommand { get; init; }
 }
 
 /// <summary>
@@ -98,6 +101,10 @@ public sealed class RunsHost : IAsyncDisposable
             ["Kestrel:Endpoints:Grpc:Protocols"] = "Http2",
             ["Logging:LogLevel:Default"] = "Warning",
         };
+        if (options.CodexCommand is not null)
+        {
+            settings["BATON_CODEX_COMMAND"] = options.CodexCommand;
+        }
         foreach (var (key, value) in options.Settings)
         {
             settings[key] = value;
