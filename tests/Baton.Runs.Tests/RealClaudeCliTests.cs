@@ -138,10 +138,11 @@ public sealed class RealClaudeCliTests
 
         await using var terminal = new TerminalClient(host.Client, new TerminalOpen { RunId = runId, Cols = 120, Rows = 40 });
         var describe = () => $"terminal (last 3000 characters): {terminal.Text[^Math.Min(3000, terminal.Text.Length)..]}\nrequests: {string.Join("\n", api.ConversationRequests.Select(r => r.Transcript()))}";
-        await Wait.UntilAsync(() => terminal.Text.Contains("shift+tab to cycle", StringComparison.Ordinal), RunTimeout, describe);
+        // The UI positions words with cursor moves (plain spaces only with colours on), so compare the visible characters.
+        await Wait.UntilAsync(() => terminal.VisibleCharacters.Contains("shift+tabtocycle", StringComparison.Ordinal), RunTimeout, describe);
         await terminal.SendAsync(FollowUp);
         await terminal.SendAsync("\r");
-        await Wait.UntilAsync(() => terminal.Text.Contains("Goodbye-from-the-terminal.", StringComparison.Ordinal), RunTimeout, describe);
+        await Wait.UntilAsync(() => terminal.VisibleCharacters.Contains("Goodbye-from-the-terminal.", StringComparison.Ordinal), RunTimeout, describe);
 
         // The CLI UI sent the paused session's whole conversation, then what was typed.
         var resumed = api.ConversationRequests.Last(r => r.Transcript().Contains(FollowUp, StringComparison.Ordinal));

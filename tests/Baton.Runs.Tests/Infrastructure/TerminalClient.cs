@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.RegularExpressions;
 using Baton.Contracts.Runs.V1;
 using Google.Protobuf;
 using Grpc.Core;
@@ -53,6 +54,9 @@ public sealed class TerminalClient : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>The output without escape sequences and whitespace: what a screen shows, as one string of characters.</summary>
+    public string VisibleCharacters => Regex.Replace(Text, @"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])|\s", "");
 
     public Task SendAsync(string text) => _call.RequestStream.WriteAsync(new TerminalInput { Data = ByteString.CopyFromUtf8(text) });
 
