@@ -37,7 +37,7 @@ public sealed class AdapterTests
 
         var codex = new CodexAdapter(new RunsConfiguration { CodexCommand = "codex" });
         Assert.True(codex.CanResumeInteractively);
-        Assert.Equal(["--model", "claude-sonnet-4-6", "resume", "thread-9"], codex.BuildInteractiveCommand(Launch(resume: "thread-9")).Arguments);
+        Assert.Equal(["--sandbox", "workspace-write", "--model", "claude-sonnet-4-6", "resume", "thread-9"], codex.BuildInteractiveCommand(Launch(resume: "thread-9")).Arguments);
         Assert.Throws<InvalidOperationException>(() => codex.BuildInteractiveCommand(Launch()));
 
         var custom = new CustomAdapter();
@@ -78,7 +78,11 @@ public sealed class AdapterTests
     {
         var adapter = new CodexAdapter(new RunsConfiguration { CodexCommand = "codex" });
         var command = adapter.BuildCommand(Launch());
-        Assert.Equal(["exec", "--json"], command.Arguments.Take(2));
+        Assert.Equal(["exec", "--json", "--skip-git-repo-check", "--sandbox", "workspace-write"], command.Arguments.Take(5));
+        var unsandboxed = adapter.BuildCommand(Launch(config: new JsonObject { ["sandbox_mode"] = "danger-full-access" }));
+        Assert.Equal(["--sandbox", "danger-full-access"], unsandboxed.Arguments.Skip(3).Take(2));
+        var invalid = Assert.Throws<InvalidOperationException>(() => adapter.BuildCommand(Launch(config: new JsonObject { ["sandbox_mode"] = "yolo" })));
+        Assert.Contains("read-only, workspace-write, danger-full-access", invalid.Message);
         Assert.EndsWith("do it", command.Arguments[^1]);
         Assert.Equal(["resume", "t-1", "do it"], adapter.BuildCommand(Launch(resume: "t-1")).Arguments.TakeLast(3));
 

@@ -163,8 +163,10 @@ public sealed class RealCodexCliTests
     /// <summary>
     /// An agent whose codex talks to <paramref name="api"/> only: a throwaway HOME and CODEX_HOME whose
     /// config.toml defines the fake as the model provider (codex 0.169 ignores OPENAI_BASE_URL), turns off
-    /// update checks and analytics, retries a failed model call <paramref name="retries"/> times, and runs commands unsandboxed: codex's sandbox helper cannot be set
-    /// up under a temporary CODEX_HOME, and the run's worktree is the test's own temporary directory.
+    /// update checks and analytics, and retries a failed model call <paramref name="retries"/> times. Its
+    /// <c>sandbox_mode</c> runs commands unsandboxed (Baton asks for workspace-write otherwise): codex's
+    /// sandbox helper cannot be set up under a temporary CODEX_HOME, and the worktree is the test's own
+    /// temporary directory.
     /// </summary>
     private static async Task<string> CreateAgentAsync(RunsHost host, FakeOpenAiApi api, string instructions, string? apiKey = null, int retries = 0)
     {
@@ -174,7 +176,6 @@ public sealed class RealCodexCliTests
         await File.WriteAllTextAsync(Path.Combine(codexHome, "config.toml"), $"""
             model_provider = "baton-fake"
             approval_policy = "never"
-            sandbox_mode = "danger-full-access"
             check_for_update_on_startup = false
 
             [analytics]
@@ -200,7 +201,7 @@ public sealed class RealCodexCliTests
             model = Model,
             instructions,
             max_turns = 5,
-            provider_config = new { env },
+            provider_config = new { env, sandbox_mode = "danger-full-access" },
         });
         return (string)agent["id"]!;
     }

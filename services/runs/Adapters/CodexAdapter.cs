@@ -14,7 +14,7 @@ public sealed class CodexAdapter(RunsConfiguration configuration) : ICliAdapter
 
     public CliCommand BuildCommand(CliLaunch launch)
     {
-        var args = new List<string> { "exec", "--json", "--skip-git-repo-check" };
+        var args = new List<string> { "exec", "--json", "--skip-git-repo-check", "--sandbox", SandboxMode(launch) };
         if (!string.IsNullOrWhiteSpace(launch.Model))
         {
             args.AddRange(["--model", launch.Model]);
@@ -41,11 +41,30 @@ public sealed class CodexAdapter(RunsConfiguration configuration) : ICliAdapter
     public CliCommand BuildInteractiveCommand(CliLaunch launch)
     {
         var session = launch.ResumeSessionId ?? throw new InvalidOperationException("codex resume needs the run's session id");
-        List<string> args = string.IsNullOrWhiteSpace(launch.Model) ? [] : ["--model", launch.Model];
+        List<string> args = ["--sandbox", SandboxMode(launch)];
+        if (!string.IsNullOrWhiteSpace(launch.Model))
+        {
+            args.AddRange(["--model", launch.Model]);
+        }
         args.AddRange(["resume", session]);
         var command = Json.String(launch.ProviderConfig, "command") ?? configuration.CodexCommand;
         return new CliCommand(command, args, Json.StringMap(launch.ProviderConfig["env"]));
     }
+
+    /// <summary>
+    /// codex runs the model's shell commands read-only unless told otherwise, so an agent could not edit
+    /// its worktree: Baton asks for workspace-write (the worktree and <c>--add-dir</c> folders) unless the
+    /// agent's <c>provider_config.sandbox_mode</c> says otherwise.
+    /// </summary>
+    private static string SandboxMode(CliLaunch launch)
+    {
+        var mode = Json.String(launch.ProviderConfig, "sandbox_mode") ?? "workspace-write";
+        return SandboxModes.Contains(mode)
+            ? mode
+            : throw new InvalidOperationException($"provider_config.sandbox_mode must be one of {string.Join(", ", SandboxModes)}, not \"{mode}\"");
+    }
+
+    private static readonly string[] SandboxModes = ["read-only", "workspace-write", "danger-full-access"];
 
     public ICliOutputParser CreateParser() => new Parser();
 
