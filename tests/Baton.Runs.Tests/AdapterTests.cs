@@ -89,6 +89,10 @@ public sealed class AdapterTests
         var parser = adapter.CreateParser();
         Assert.Equal("t-1", (string?)Assert.Single(parser.ParseLine("{\"type\":\"thread.started\",\"thread_id\":\"t-1\"}")).Payload["session_id"]);
         Assert.Equal("agent.message", Assert.Single(parser.ParseLine("{\"type\":\"item.completed\",\"item\":{\"id\":\"i\",\"type\":\"agent_message\",\"text\":\"done\"}}")).EventType);
+        var call = Assert.Single(parser.ParseLine("{\"type\":\"item.started\",\"item\":{\"id\":\"item_1\",\"type\":\"command_execution\",\"command\":\"ls\",\"aggregated_output\":\"\",\"exit_code\":null,\"status\":\"in_progress\"}}"));
+        Assert.Equal(("agent.tool_call", "ls", "item_1"), (call.EventType, (string?)call.Payload["input"]!["command"], (string?)call.Payload["tool_use_id"]));
+        var output = Assert.Single(parser.ParseLine("{\"type\":\"item.completed\",\"item\":{\"id\":\"item_1\",\"type\":\"command_execution\",\"command\":\"ls\",\"aggregated_output\":\"a.txt\\n\",\"exit_code\":2,\"status\":\"failed\"}}"));
+        Assert.Equal(("agent.tool_result", "a.txt\n", 2, "item_1"), (output.EventType, (string?)output.Payload["output"], (int)output.Payload["exit_code"]!, (string?)output.Payload["tool_use_id"]));
         var result = Assert.Single(parser.ParseLine("{\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":10,\"cached_input_tokens\":2,\"output_tokens\":5}}"));
         Assert.Equal(10, (long)result.Payload["tokens_in"]!);
         Assert.Equal("t-1", (string?)result.Payload["session_id"]);

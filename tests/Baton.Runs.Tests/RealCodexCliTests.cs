@@ -56,6 +56,13 @@ public sealed class RealCodexCliTests
 
         // What the model said, and the usage summed over both model calls as the fake reported it.
         Assert.Equal(["All done: proof.txt holds the proof."], Payloads(events, "agent.message").Select(p => (string?)p["text"]));
+        // The command codex ran is a tool call and its result, paired by the item id.
+        var call = Single(events, "agent.tool_call");
+        Assert.Contains($"echo {proof} > proof.txt", (string?)call["input"]!["command"], StringComparison.Ordinal);
+        var result = Single(events, "agent.tool_result");
+        Assert.Equal((string?)call["tool_use_id"], (string?)result["tool_use_id"]);
+        Assert.Equal(0, (int)result["exit_code"]!);
+        Assert.Contains(proof, (string?)result["output"], StringComparison.Ordinal);
         var runResult = Single(events, "run.result");
         Assert.Equal(2200, (long)runResult["tokens_in"]!);
         Assert.Equal(55, (long)runResult["tokens_out"]!);

@@ -4,6 +4,7 @@ namespace Baton.Runs.Adapters;
 
 /// <summary>
 /// <c>codex exec --json</c>: thread.started → session.init, agent_message items → agent.message,
+/// command_execution items → agent.tool_call / agent.tool_result,
 /// "Reconnecting..." error lines → agent.api_retry, turn.completed usage / turn.failed → run.result. Resume: <c>codex exec --json resume &lt;thread id&gt; &lt;message&gt;</c>.
 /// </summary>
 public sealed class CodexAdapter(RunsConfiguration configuration) : ICliAdapter
@@ -85,6 +86,24 @@ public sealed class CodexAdapter(RunsConfiguration configuration) : ICliAdapter
                 case "thread.started":
                     _threadId = Json.String(json, "thread_id");
                     yield return new AdapterEvent("session.init", new JsonObject { ["session_id"] = _threadId, ["cli_version"] = null, ["model"] = null });
+                    break;
+                case "item.started" when Json.String(json["item"], "type") == "command_execution":
+                    yield return new AdapterEvent("agent.tool_call", new JsonObject
+                    {
+                        ["tool"] = "shell",
+                        ["input"] = new JsonObject { ["command"] = Json.String(json["item"], "command") },
+                        ["tool_use_id"] = Json.String(json["item"], "id"),
+                    });
+                    break;
+                case "item.completed" when Json.String(json["item"], "type") == "command_execution":
+                    yield return new AdapterEvent("agent.tool_result", new JsonObject
+                    {
+                        ["tool"] = "shell",
+                        ["output"] = Json.String(json["item"], "aggregated_output"),
+                        ["exit_code"] = json["item"]!["exit_code"]?.DeepClone(),
+                        ["status"] = Json.String(json["item"], "status"),
+                        ["tool_use_id"] = Json.String(json["item"], "id"),
+                    });
                     break;
                 case "item.completed" when Json.String(json["item"], "type") == "agent_message":
                     yield return new AdapterEvent("agent.message", new JsonObject { ["text"] = Json.String(json["item"], "text") });
