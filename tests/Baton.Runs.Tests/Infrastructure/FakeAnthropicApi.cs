@@ -1,13 +1,6 @@
-using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json.Nodes;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Baton.Runs.Tests.Infrastructure;
 
@@ -103,51 +96,30 @@ public sealed record AnthropicRequest(string Method, string Path, IReadOnlyDicti
 /// records every request, answers the agent's conversation from a per-test script and anything
 /// auxiliary (count_tokens, tool-less side calls, unknown routes) with something harmless.
 /// </summary>
-public sealed class FakeAnthropicApi : IAsyncDisposable
+public sealed class FakeAnthropicApi : FakeModelApi<AnthropicRequest>
 {
-    private readonly WebApplication _app;
-    private readonly ConcurrentQueue<AnthropicRequest> _requests = new();
     private readonly Func<AnthropicRequest, CancellationToken, Task<FakeReply>> _conversation;
     private int _messageCounter;
 
     private FakeAnthropicApi(string apiKey, Func<AnthropicRequest, CancellationToken, Task<FakeReply>> conversation)
+        : base(apiKey)
     {
-        ApiKey = apiKey;
         _conversation = conversation;
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        _app = builder.Build();
-        _app.Run(HandleAsync);
     }
 
-    public string ApiKey { get; }
-
-    public string Url { get; private set; } = "";
-
-    /// <summary>Every request received so far, in arrival order.</summary>
-    public IReadOnlyList<AnthropicRequest> Requests => [.. _requests];
-
-    public IReadOnlyList<AnthropicRequest> ConversationRequests => [.. _requests.Where(r => r.IsConversation)];
+    public IReadOnlyList<AnthropicRequest> ConversationRequests => [.. Requests.Where(r => r.IsConversation)];
 
     public static async Task<FakeAnthropicApi> StartAsync(Func<AnthropicRequest, CancellationToken, Task<FakeReply>> conversation)
     {
         var api = new FakeAnthropicApi($"sk-ant-test-{Guid.NewGuid():N}", conversation);
-        await api._app.StartAsync();
-        api.Url = api._app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        await api.ListenAsync();
         return api;
     }
 
     public static Task<FakeAnthropicApi> StartAsync(Func<AnthropicRequest, FakeReply> conversation) =>
         StartAsync((request, _) => Task.FromResult(conversation(request)));
 
-    public async ValueTask DisposeAsync()
-    {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-    }
-
-    private async Task HandleAsync(HttpContext context)
+    protected override async Task HandleAsync(HttpContext context)
     {
         var request = await RecordAsync(context);
         var path = request.Path;
@@ -213,7 +185,7 @@ public sealed class FakeAnthropicApi : IAsyncDisposable
         }
         var headers = context.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString(), StringComparer.Ordinal);
         var request = new AnthropicRequest(context.Request.Method, context.Request.Path.Value ?? "/", headers, body);
-        _requests.Enqueue(request);
+        Record(request);
         return request;
     }
 

@@ -1,13 +1,6 @@
-using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json.Nodes;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Baton.Runs.Tests.Infrastructure;
 
@@ -63,51 +56,30 @@ public sealed record OpenAiRequest(string Method, string Path, IReadOnlyDictiona
 /// response.completed with usage). It checks the bearer key, records every request and answers from a
 /// per-test script; anything else gets a 404 so an unexpected call shows in the recorded requests.
 /// </summary>
-public sealed class FakeOpenAiApi : IAsyncDisposable
+public sealed class FakeOpenAiApi : FakeModelApi<OpenAiRequest>
 {
-    private readonly WebApplication _app;
-    private readonly ConcurrentQueue<OpenAiRequest> _requests = new();
     private readonly Func<OpenAiRequest, CancellationToken, Task<FakeResponse>> _responses;
     private int _responseCounter;
 
     private FakeOpenAiApi(string apiKey, Func<OpenAiRequest, CancellationToken, Task<FakeResponse>> responses)
+        : base(apiKey)
     {
-        ApiKey = apiKey;
         _responses = responses;
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        _app = builder.Build();
-        _app.Run(HandleAsync);
     }
 
-    public string ApiKey { get; }
-
-    public string Url { get; private set; } = "";
-
-    /// <summary>Every request received so far, in arrival order.</summary>
-    public IReadOnlyList<OpenAiRequest> Requests => [.. _requests];
-
-    public IReadOnlyList<OpenAiRequest> ResponsesRequests => [.. _requests.Where(r => r.IsResponses)];
+    public IReadOnlyList<OpenAiRequest> ResponsesRequests => [.. Requests.Where(r => r.IsResponses)];
 
     public static async Task<FakeOpenAiApi> StartAsync(Func<OpenAiRequest, CancellationToken, Task<FakeResponse>> responses)
     {
         var api = new FakeOpenAiApi($"sk-test-{Guid.NewGuid():N}", responses);
-        await api._app.StartAsync();
-        api.Url = api._app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        await api.ListenAsync();
         return api;
     }
 
     public static Task<FakeOpenAiApi> StartAsync(Func<OpenAiRequest, FakeResponse> responses) =>
         StartAsync((request, _) => Task.FromResult(responses(request)));
 
-    public async ValueTask DisposeAsync()
-    {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-    }
-
-    private async Task HandleAsync(HttpContext context)
+    protected override async Task HandleAsync(HttpContext context)
     {
         var request = await RecordAsync(context);
         if (context.Request.Headers.Authorization != $"Bearer {ApiKey}")
@@ -146,7 +118,7 @@ public sealed class FakeOpenAiApi : IAsyncDisposable
         }
         var headers = context.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString(), StringComparer.Ordinal);
         var request = new OpenAiRequest(context.Request.Method, context.Request.Path.Value ?? "/", headers, body);
-        _requests.Enqueue(request);
+        Record(request);
         return request;
     }
 
