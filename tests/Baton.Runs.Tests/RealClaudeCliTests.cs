@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Baton.Contracts.Runs.V1;
 using Baton.Runs.Tests.Infrastructure;
+using static Baton.Runs.Tests.Infrastructure.RunEvents;
 
 namespace Baton.Runs.Tests;
 
@@ -286,15 +287,5 @@ public sealed class RealClaudeCliTests
             provider_config = new { env },
         });
         return (string)agent["id"]!;
-    }
-
-    private static IEnumerable<JsonObject> Payloads(JsonArray events, string eventType) =>
-        events.Where(e => (string?)e!["event_type"] == eventType).Select(e => e!["payload"]!.AsObject());
-
-    private static JsonObject Single(JsonArray events, string eventType)
-    {
-        var matches = Payloads(events, eventType).ToList();
-        Assert.True(matches.Count == 1, $"expected one {eventType} event, got {matches.Count}: {events.ToJsonString()}");
-        return matches[0];
     }
 }

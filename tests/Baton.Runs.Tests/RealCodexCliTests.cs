@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Baton.Runs.Tests.Infrastructure;
+using static Baton.Runs.Tests.Infrastructure.RunEvents;
 
 namespace Baton.Runs.Tests;
 
@@ -211,15 +212,5 @@ public sealed class RealCodexCliTests
             provider_config = new { env, sandbox_mode = "danger-full-access" },
         });
         return (string)agent["id"]!;
-    }
-
-    private static IEnumerable<JsonObject> Payloads(JsonArray events, string eventType) =>
-        events.Where(e => (string?)e!["event_type"] == eventType).Select(e => e!["payload"]!.AsObject());
-
-    private static JsonObject Single(JsonArray events, string eventType)
-    {
-        var matches = Payloads(events, eventType).ToList();
-        Assert.True(matches.Count == 1, $"expected one {eventType} event, got {matches.Count}: {events.ToJsonString()}");
-        return matches[0];
     }
 }
