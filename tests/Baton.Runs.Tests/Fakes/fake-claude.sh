@@ -93,9 +93,10 @@ case "$PROMPT" in *UNKNOWN*)
 esac
 case "$PROMPT" in *SLEEP*)
   if [ -z "$RESUME" ]; then
+    # child.pid is what tests wait for, so it is written last.
+    echo $$ > "$STATE/cli.pid"
     sleep 300 &
     echo $! > "$STATE/child.pid"
-    echo $$ > "$STATE/cli.pid"
     wait
   fi ;;
 esac
