@@ -140,10 +140,10 @@ public sealed class RealClaudeCliTests
         await using var terminal = new TerminalClient(host.Client, new TerminalOpen { RunId = runId, Cols = 120, Rows = 40 });
         var describe = () => $"terminal (last 3000 characters): {terminal.Text[^Math.Min(3000, terminal.Text.Length)..]}\nrequests: {string.Join("\n", api.ConversationRequests.Select(r => r.Transcript()))}";
         // The UI positions words with cursor moves (plain spaces only with colours on), so compare the visible characters.
-        await Wait.UntilAsync(() => terminal.VisibleCharacters.Contains("shift+tabtocycle", StringComparison.Ordinal), RunTimeout, describe);
+        await Eventually.WaitAsync(() => terminal.VisibleCharacters.Contains("shift+tabtocycle", StringComparison.Ordinal), RunTimeout, describe);
         await terminal.SendAsync(FollowUp);
         await terminal.SendAsync("\r");
-        await Wait.UntilAsync(() => terminal.VisibleCharacters.Contains("Goodbye-from-the-terminal.", StringComparison.Ordinal), RunTimeout, describe);
+        await Eventually.WaitAsync(() => terminal.VisibleCharacters.Contains("Goodbye-from-the-terminal.", StringComparison.Ordinal), RunTimeout, describe);
 
         // The CLI UI sent the paused session's whole conversation, then what was typed.
         var resumed = api.ConversationRequests.Last(r => r.Transcript().Contains(FollowUp, StringComparison.Ordinal));
@@ -153,7 +153,7 @@ public sealed class RealClaudeCliTests
         Assert.True(order.All(i => i >= 0) && order.SequenceEqual(order.Order()), transcript);
 
         // Its hooks drove the run: the prompt made it running, the end of the turn paused it again.
-        await Wait.UntilAsync(async () => Payloads(await host.GetEventsAsync(runId), "run.paused").Count() == 2, RunTimeout, describe);
+        await Eventually.WaitAsync(async () => Payloads(await host.GetEventsAsync(runId), "run.paused").Count() == 2, RunTimeout, describe);
         var events = await host.GetEventsAsync(runId);
         Assert.Equal(sessionId, (string?)Single(events, "terminal.started")["session_id"]);
         Assert.Contains(Payloads(events, "run.started"), p => (string?)p["source"] == "hook");
@@ -161,7 +161,7 @@ public sealed class RealClaudeCliTests
         Assert.Equal("paused", (string?)(await host.GetRunAsync(runId))["status"]);
 
         await host.PostJsonAsync($"/api/runs/{runId}/cancel", new { });
-        await Wait.UntilAsync(() => terminal.Exit is not null, RunTimeout, describe);
+        await Eventually.WaitAsync(() => terminal.Exit is not null, RunTimeout, describe);
     }
 
     /// <summary>
@@ -243,7 +243,7 @@ public sealed class RealClaudeCliTests
     /// </summary>
     private static Task<RunsHost> StartHostAsync() => RunsHost.StartAsync(new RunsHostOptions
     {
-        ClaudeCommand = ClaudeCli.RequireExecutable(),
+        ClaudeCommand = PinnedCli.Claude.RequireExecutable(),
         Settings = { ["BATON_KILL_GRACE_SECONDS"] = "10" },
     });
 

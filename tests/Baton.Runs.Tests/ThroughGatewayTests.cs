@@ -32,7 +32,7 @@ public sealed class ThroughGatewayTests
         Assert.Equal(HttpStatusCode.Created, projectResponse.StatusCode);
         var project = JsonNode.Parse(await projectResponse.Content.ReadAsStringAsync())!;
         var projectId = (string)project["id"]!;
-        git.Service.AddRepo(projectId, "app", GitCli.CreateRepo(Path.Combine(dataDir, "repo-" + Guid.NewGuid().ToString("N")[..8])));
+        git.Service.AddRepo(projectId, "app", GitProcess.CreateRepo(Path.Combine(dataDir, "repo-" + Guid.NewGuid().ToString("N")[..8])));
         using var agentResponse = await http.PostAsJsonAsync("/api/agents", new JsonObject
         {
             ["project_id"] = projectId,
@@ -120,7 +120,7 @@ public sealed class ThroughGatewayTests
         using var ___ = http;
         using var projectResponse = await http.PostAsJsonAsync("/api/projects", new { name = "term" });
         var projectId = (string)JsonNode.Parse(await projectResponse.Content.ReadAsStringAsync())!["id"]!;
-        git.Service.AddRepo(projectId, "app", GitCli.CreateRepo(Path.Combine(system.DataDir, "repo-term")));
+        git.Service.AddRepo(projectId, "app", GitProcess.CreateRepo(Path.Combine(system.DataDir, "repo-term")));
         var agentBody = new JsonObject
         {
             ["project_id"] = projectId,
@@ -196,7 +196,7 @@ public sealed class ThroughGatewayTests
         using var projectResponse = await http.PostAsJsonAsync("/api/projects", new { name = "real-git" });
         Assert.Equal(HttpStatusCode.Created, projectResponse.StatusCode);
         var projectId = (string)JsonNode.Parse(await projectResponse.Content.ReadAsStringAsync())!["id"]!;
-        var repoPath = GitCli.CreateRepo(Path.Combine(system.DataDir, "real-repo"));
+        var repoPath = GitProcess.CreateRepo(Path.Combine(system.DataDir, "real-repo"));
         using var repoResponse = await http.PostAsJsonAsync($"/api/projects/{projectId}/repos", new { name = "app", repo_path = repoPath });
         Assert.True(repoResponse.StatusCode == HttpStatusCode.Created, await repoResponse.Content.ReadAsStringAsync());
         var project = JsonNode.Parse(await http.GetStringAsync($"/api/projects/{projectId}"))!;

@@ -8,6 +8,7 @@ using Grpc.Core;
 namespace Baton.Foundation.Tests.EndToEnd;
 
 [Collection(SystemCollection.Name)]
+[Trait("Category", "Redis")]
 public sealed class GrpcThroughGatewayTests(SystemFixture fixture)
 {
     private BatonSystem Baton => fixture.System;

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Baton.AppHost.Orchestration;
 using Baton.Contracts.Runs.V1;
+using Baton.Testing;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -69,12 +70,8 @@ public sealed class RunsHost : IAsyncDisposable
 
     public static string FakeClaudePath => Path.Combine(AppContext.BaseDirectory, "Fakes", "fake-claude.sh");
 
-    public static string NewTempDir(string prefix)
-    {
-        var path = Path.Combine(Path.GetTempPath(), $"baton-{prefix}-{Guid.NewGuid():N}"[..40]);
-        Directory.CreateDirectory(path);
-        return path;
-    }
+    /// <summary>A new folder under the test process's temp root (removed when the process exits, and by its owner before).</summary>
+    public static string NewTempDir(string prefix) => TestEnvironment.NewDirectory("baton-" + prefix);
 
     public static async Task<RunsHost> StartAsync(RunsHostOptions? options = null)
     {
@@ -134,16 +131,7 @@ public sealed class RunsHost : IAsyncDisposable
         }
         if (_ownsDataDir)
         {
-            try
-            {
-                Directory.Delete(DataDir, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
-            catch (UnauthorizedAccessException)
-            {
-            }
+            TestEnvironment.DeleteQuietly(DataDir);
         }
     }
 
@@ -152,7 +140,7 @@ public sealed class RunsHost : IAsyncDisposable
     public async Task<JsonObject> CreateProjectWithRepoAsync(string name = "p")
     {
         var project = await PostJsonAsync("/api/projects", new { name }, HttpStatusCode.Created);
-        var repo = GitCli.CreateRepo(Path.Combine(DataDir, "repos", $"{name}-{Guid.NewGuid():N}"[..20]));
+        var repo = GitProcess.CreateRepo(Path.Combine(DataDir, "repos", $"{name}-{Guid.NewGuid():N}"[..20]));
         Git.Service.AddRepo((string)project["id"]!, "app", repo);
         return project;
     }
@@ -202,7 +190,7 @@ public sealed class RunsHost : IAsyncDisposable
     public async Task<JsonObject> WaitForStatusAsync(string runId, string status, TimeSpan? timeout = null)
     {
         JsonObject? last = null;
-        await Wait.UntilAsync(async () =>
+        await Eventually.WaitAsync(async () =>
         {
             last = await GetRunAsync(runId);
             return (string?)last["status"] == status;
@@ -211,7 +199,7 @@ public sealed class RunsHost : IAsyncDisposable
     }
 
     public async Task WaitForEventAsync(string runId, string eventType, TimeSpan? timeout = null) =>
-        await Wait.UntilAsync(async () => (await GetEventsAsync(runId)).Any(e => (string?)e!["event_type"] == eventType),
+        await Eventually.WaitAsync(async () => (await GetEventsAsync(runId)).Any(e => (string?)e!["event_type"] == eventType),
             timeout ?? TimeSpan.FromSeconds(30), () => $"run {runId} never had a {eventType} event");
 
     /// <summary>What the real gateway does for POST /api/runs/{id}/hook: open at the edge, forwarded with the internal secret.</summary>
@@ -262,30 +250,6 @@ public sealed class RunsHost : IAsyncDisposable
             return base.SendAsync(request, cancellationToken);
         }
     }
-}
-
-public static class Wait
-{
-    /// <summary>Polls a condition until it holds or the timeout passes (no fixed sleeps).</summary>
-    public static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> describe)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            if (await condition())
-            {
-                return;
-            }
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException(describe());
-            }
-            await Task.Delay(25);
-        }
-    }
-
-    public static Task UntilAsync(Func<bool> condition, TimeSpan timeout, Func<string> describe) =>
-        UntilAsync(() => Task.FromResult(condition()), timeout, describe);
 }
 
 internal static class Text
