@@ -108,7 +108,7 @@ TEXT="Done: $PROMPT"
 [ -n "$RESUME" ] && TEXT="Resumed: $PROMPT"
 emit "{\"type\":\"assistant\",\"message\":{\"id\":\"msg_2\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"$MODEL\",\"content\":[{\"type\":\"text\",\"text\":$(jstr "$TEXT")}]},\"session_id\":\"$SESSION\"}"
 case "$PROMPT" in *STOPFAIL*)
-  hook StopFailure "{$(base StopFailure),\"error_type\":\"rate_limit\",\"error\":\"rate_limit\"}"
+  hook StopFailure "{$(base StopFailure),\"error\":\"rate_limit\",\"error_details\":\"429 rate limited\",\"last_assistant_message\":\"API Error: rate limited\"}"
   sleep 1
   emit "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":true,\"num_turns\":1,\"result\":\"API Error: rate limited\",\"session_id\":\"$SESSION\",\"total_cost_usd\":0,\"usage\":{\"input_tokens\":10,\"output_tokens\":0},\"duration_ms\":5}"
   exit 1 ;;

@@ -42,8 +42,10 @@ public sealed class RunsHost : IAsyncDisposable
     private readonly bool _ownsGit;
     private readonly bool _ownsDataDir;
 
-    private RunsHost(RunsFactory factory, WebApplication gateway, FakeGitServer git, bool ownsGit, string dataDir, bool ownsDataDir, string httpUrl, string grpcUrl)
+    private RunsHost(RunsFactory factory, WebApplication gateway, FakeGitServer git, bool ownsGit, string dataDir, bool ownsDataDir, string httpUrl, string grpcUrl,
+        System.Collections.Concurrent.ConcurrentQueue<JsonObject> hookPayloads)
     {
+        HookPayloads = hookPayloads;
         _factory = factory;
         _gateway = gateway;
         Git = git;
@@ -61,6 +63,9 @@ public sealed class RunsHost : IAsyncDisposable
     }
 
     public FakeGitServer Git { get; }
+
+    /// <summary>Every hook payload the CLI posted (through the stand-in gateway), as it sent it: what the real CLI really sends.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<JsonObject> HookPayloads { get; }
     public string DataDir { get; }
     public string HttpUrl { get; }
     public HttpClient Http { get; }
@@ -81,7 +86,8 @@ public sealed class RunsHost : IAsyncDisposable
         var httpPort = Ports.Free();
         var grpcPort = Ports.Free();
         var httpUrl = $"http://127.0.0.1:{httpPort}";
-        var gateway = await StartGatewayAsync(httpUrl);
+        var hookPayloads = new System.Collections.Concurrent.ConcurrentQueue<JsonObject>();
+        var gateway = await StartGatewayAsync(httpUrl, hookPayloads);
         var gatewayUrl = gateway.Urls.First();
         var settings = new Dictionary<string, string>
         {
@@ -109,7 +115,7 @@ public sealed class RunsHost : IAsyncDisposable
         var factory = new RunsFactory(settings);
         factory.UseKestrel();
         factory.StartServer();
-        return new RunsHost(factory, gateway, git, options.Git is null, dataDir, options.DataDir is null, httpUrl, $"http://127.0.0.1:{grpcPort}");
+        return new RunsHost(factory, gateway, git, options.Git is null, dataDir, options.DataDir is null, httpUrl, $"http://127.0.0.1:{grpcPort}", hookPayloads);
     }
 
     /// <summary>Stops the service only (processes are killed, data stays), for restart tests.</summary>
@@ -203,7 +209,7 @@ public sealed class RunsHost : IAsyncDisposable
             timeout ?? TimeSpan.FromSeconds(30), () => $"run {runId} never had a {eventType} event");
 
     /// <summary>What the real gateway does for POST /api/runs/{id}/hook: open at the edge, forwarded with the internal secret.</summary>
-    private static async Task<WebApplication> StartGatewayAsync(string runsHttpUrl)
+    private static async Task<WebApplication> StartGatewayAsync(string runsHttpUrl, System.Collections.Concurrent.ConcurrentQueue<JsonObject> hookPayloads)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -214,6 +220,16 @@ public sealed class RunsHost : IAsyncDisposable
         {
             using var body = new MemoryStream();
             await context.Request.Body.CopyToAsync(body);
+            try
+            {
+                if (JsonNode.Parse(body.ToArray()) is JsonObject payload)
+                {
+                    hookPayloads.Enqueue(payload);
+                }
+            }
+            catch (System.Text.Json.JsonException)
+            {
+            }
             using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/runs/{id}/hook") { Content = new ByteArrayContent(body.ToArray()) };
             request.Content.Headers.TryAddWithoutValidation("Content-Type", context.Request.ContentType ?? "application/json");
             request.Headers.Add("x-baton-internal", InternalSecret);
