@@ -80,6 +80,8 @@ public sealed class BatonSystem : IAsyncDisposable
         }
         catch (Exception ex)
         {
+            // The orchestrator stopped what it had started; its data goes too.
+            TestEnvironment.DeleteQuietly(dataDir);
             throw new InvalidOperationException($"Baton did not start: {ex.Message}\n{string.Join('\n', output.TakeLast(80))}", ex);
         }
         var system = new BatonSystem(orchestrator, token, dataDir, workDir);

@@ -56,20 +56,24 @@ public static class TestEnvironment
         return path;
     }
 
+    /// <summary>Removes a folder tree; a process that is still exiting may write into it meanwhile, so it tries a few times.</summary>
     public static void DeleteQuietly(string path)
     {
-        try
+        for (var attempt = 0; attempt < 5; attempt++)
         {
-            if (Directory.Exists(path))
+            try
             {
-                Directory.Delete(path, recursive: true);
+                if (Directory.Exists(path))
+                {
+                    Directory.Delete(path, recursive: true);
+                }
+                return;
             }
-        }
-        catch (IOException)
-        {
-        }
-        catch (UnauthorizedAccessException)
-        {
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Not a synchronisation point of a test: cleanup after it, bounded.
+                Thread.Sleep(200);
+            }
         }
     }
 }
