@@ -29,7 +29,7 @@ await using var system = await Orchestrator.StartAsync(options);
 await Task.Delay(TimeSpan.FromSeconds(5));
 var (servicePort, serviceGrpcPort) = system.PortsOf("integrations");
 var referencePort = Ports.Free();
-await using var reference = await ReferenceProxy.StartAsync(referencePort, $"http://127.0.0.1:{serviceGrpcPort}");
+await using var referenceProxy = await ReferenceProxy.StartAsync(referencePort, $"http://127.0.0.1:{serviceGrpcPort}");
 // Direct, reference-proxy and gateway runs alternate, so a burst of load from elsewhere on the
 // machine hits all three alike; the medians of the rounds are reported.
 var rounds = int.TryParse(Environment.GetEnvironmentVariable("BENCH_ROUNDS"), out var requested) ? requested : 5;

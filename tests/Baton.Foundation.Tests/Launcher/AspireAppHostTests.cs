@@ -9,6 +9,7 @@ using Baton.Foundation.Tests.EndToEnd;
 using Baton.Testing;
 using Grpc.Core;
 using Grpc.Net.Client;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Baton.Foundation.Tests.Launcher;
@@ -125,6 +126,26 @@ public sealed class AspireAppHostTests(AppHostFixture fx)
         Assert.Equal(Enumerable.Range(1, sequences.Count).Select(i => (long)i), sequences);
         Assert.True(sequences.Count >= 2, $"events: {sequences.Count}");
         Console.WriteLine($"event bus back (running and answering PING) {restartedAfter.TotalSeconds:0.00} s after it was killed");
+    }
+
+    [Fact]
+    public async Task ACrashedService_IsReportedLoudly_AndIsNotRestarted_UntilStartedAgain()
+    {
+        using var client = fx.CreateClient(authenticated: false);
+        var pid = int.Parse(LastEvent("chat").Snapshot.Properties.Single(p => p.Name == "executable.pid").Value!.ToString()!, CultureInfo.InvariantCulture);
+        Process.GetProcessById(pid).Kill();
+
+        await Eventually.WaitAsync(() => Task.FromResult(fx.Logs.Any(l => l.StartsWith("Error: chat CRASHED", StringComparison.Ordinal))),
+            TimeSpan.FromSeconds(60), "the AppHost reports the crash");
+        var notReady = await Eventually.WaitAsync(() => client.GetAsync("/ready"), r => r.StatusCode == HttpStatusCode.ServiceUnavailable,
+            TimeSpan.FromSeconds(30), "ready reports the crashed service");
+        Assert.Contains("chat", await notReady.Content.ReadAsStringAsync());
+        Assert.NotEqual(KnownResourceStates.Running, LastEvent("chat").Snapshot.State?.Text);
+
+        // The dashboard's Start command brings it back.
+        var commands = fx.App.Services.GetRequiredService<ResourceCommandService>();
+        Assert.True((await commands.ExecuteCommandAsync(LastEvent("chat").Resource, KnownResourceCommands.StartCommand)).Success);
+        await Eventually.WaitAsync(async () => (await client.GetAsync("/ready")).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(90), "ready again");
     }
 
     private ResourceEvent LastEvent(string resource) => fx.Events.Last(e => e.Resource.Name == resource);
