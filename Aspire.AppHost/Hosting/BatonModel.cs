@@ -97,11 +97,9 @@ public static class BatonModel
                 .WithEnvironment("Logging__Console__FormatterName", "simple")
                 .WithEnvironment("Logging__Console__FormatterOptions__SingleLine", "true")
                 .WithEnvironment("Logging__Console__FormatterOptions__TimestampFormat", "HH:mm:ss ");
-            if (bus.Server is { } server)
-            {
-                process.WaitFor(server);
-            }
         }
+        // The services start beside the event bus rather than after it: they connect in the background
+        // and report it in /health, so the gateway's WaitFor on their health covers the bus too.
     }
 
     private static void Proxyless(EndpointAnnotation endpoint, string scheme, string host, int port, bool http2 = false)
