@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using Baton.AppHost.EventBus;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Baton.AppHost.Hosting;
 
@@ -42,7 +44,7 @@ public static class BatonModel
                 .WithEnvironment("Kestrel__Endpoints__Https__Url", options.GatewayUrl)
                 .WithEnvironment("Kestrel__Endpoints__Https__Protocols", "Http1AndHttp2")
                 .WithEnvironment("Kestrel__Endpoints__Https__Certificate__Path", options.TlsCertificatePath!)
-                .WithHttpHealthCheck("/health", endpointName: "https");
+                .WithHealthCheck(builder.AddSelfSignedHealthCheck("gateway-https", $"https://127.0.0.1:{options.Port.ToString(CultureInfo.InvariantCulture)}/health"));
             if (options.TlsKeyPath is { } key)
             {
                 gateway.WithEnvironment("Kestrel__Endpoints__Https__Certificate__KeyPath", key);
@@ -100,6 +102,32 @@ public static class BatonModel
         }
         // The services start beside the event bus rather than after it: they connect in the background
         // and report it in /health, so the gateway's WaitFor on their health covers the bus too.
+    }
+
+    /// <summary>
+    /// The gateway's own certificate is often self-signed, which Aspire's HTTP health check would
+    /// refuse; this probe only ever talks to loopback, so it accepts any certificate.
+    /// </summary>
+    private static string AddSelfSignedHealthCheck(this IDistributedApplicationBuilder builder, string name, string url)
+    {
+        var probe = new HttpClient(new SocketsHttpHandler
+        {
+            SslOptions = { RemoteCertificateValidationCallback = (_, _, _, _) => true },
+        })
+        { Timeout = TimeSpan.FromSeconds(5) };
+        builder.Services.AddHealthChecks().AddAsyncCheck(name, async cancellationToken =>
+        {
+            try
+            {
+                using var response = await probe.GetAsync(url, cancellationToken);
+                return response.IsSuccessStatusCode ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy($"{url}: {(int)response.StatusCode}");
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+            {
+                return HealthCheckResult.Unhealthy($"{url}: {ex.Message}");
+            }
+        });
+        return name;
     }
 
     private static void Proxyless(EndpointAnnotation endpoint, string scheme, string host, int port, bool http2 = false)

@@ -105,8 +105,18 @@ public sealed class AppHostFixture : IAsyncLifetime
     }
 }
 
-[CollectionDefinition(Name)]
+/// <summary>
+/// DCP, the dashboard and seven processes are a lot for two cores: these tests run on their own,
+/// after the parallel ones, so neither they nor the other system tests start under each other's load.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class AppHostCollection : ICollectionFixture<AppHostFixture>
 {
     public const string Name = "aspire apphost";
+}
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class AppHostProcessCollection
+{
+    public const string Name = "aspire apphost processes";
 }

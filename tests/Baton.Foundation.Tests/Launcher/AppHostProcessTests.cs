@@ -8,6 +8,7 @@ using Baton.Testing;
 namespace Baton.Foundation.Tests.Launcher;
 
 /// <summary>The AppHost as a user runs it (<c>dotnet run --project Aspire.AppHost</c>): a real process, stopped with a signal or killed.</summary>
+[Collection(AppHostProcessCollection.Name)]
 public sealed class AppHostProcessTests
 {
     private static readonly string AppHost = typeof(Baton.AppHost.CommandLine).Assembly.Location;
