@@ -1,5 +1,4 @@
 using System.Globalization;
-using Baton.AppHost.Orchestration;
 
 namespace Baton.AppHost;
 
@@ -18,7 +17,7 @@ public static class CommandLine
           --redis MODE      auto | redis-server | garnet (default auto: ConnectionStrings__redis, else redis-server, else Garnet)
         """;
 
-    public static bool TryParse(string[] args, out LaunchOptions options, out string? problem)
+    public static bool TryParse(string[] args, out CommandLineOptions options, out string? problem)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         problem = null;
@@ -44,12 +43,12 @@ public static class CommandLine
         {
             return false;
         }
-        if (!Enum.TryParse<RedisMode>((Get("redis") ?? "auto").Replace("-", "", StringComparison.Ordinal), ignoreCase: true, out var redisMode))
+        if (!Enum.TryParse<EventBusMode>((Get("redis") ?? "auto").Replace("-", "", StringComparison.Ordinal), ignoreCase: true, out var redisMode))
         {
             problem = "--redis must be auto, redis-server or garnet";
             return false;
         }
-        options = new LaunchOptions
+        options = new CommandLineOptions
         {
             Host = Get("host") ?? "127.0.0.1",
             Port = port,
@@ -59,7 +58,7 @@ public static class CommandLine
             WorkDir = Path.GetFullPath(Get("workdir", "BATON_WORKDIR") ?? Directory.GetCurrentDirectory()),
             TlsCertificatePath = Get("tls-cert"),
             TlsKeyPath = Get("tls-key"),
-            RedisMode = redisMode,
+            EventBus = redisMode,
         };
         if (port == grpcPort && options.TlsCertificatePath is null)
         {
@@ -80,6 +79,32 @@ public static class CommandLine
     }
 
     private static string? NonEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
+}
+
+public enum EventBusMode
+{
+    /// <summary><c>ConnectionStrings__redis</c> if set, else redis-server on the PATH, else Garnet.</summary>
+    Auto,
+    RedisServer,
+    Garnet,
+}
+
+public sealed class CommandLineOptions
+{
+    public string Host { get; init; } = "127.0.0.1";
+    public int Port { get; init; } = 8080;
+    public int GrpcPort { get; init; } = 8081;
+    public string? TlsCertificatePath { get; init; }
+    public string? TlsKeyPath { get; init; }
+    public string? Token { get; init; }
+    public required string DataDir { get; init; }
+    public required string WorkDir { get; init; }
+    public EventBusMode EventBus { get; init; } = EventBusMode.Auto;
+
+    public bool UsesTls => TlsCertificatePath is not null;
+    public string GatewayUrl => $"{(UsesTls ? "https" : "http")}://{UrlHost}:{Port}";
+    public string GrpcUrl => UsesTls ? GatewayUrl : $"http://{UrlHost}:{GrpcPort}";
+    private string UrlHost => Host.Contains(':', StringComparison.Ordinal) ? $"[{Host}]" : Host;
 }
 
 public static class DataDirectory

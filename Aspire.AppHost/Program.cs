@@ -1,6 +1,5 @@
-using System.Runtime.InteropServices;
 using Baton.AppHost;
-using Baton.AppHost.Orchestration;
+using Baton.AppHost.Hosting;
 
 if (!CommandLine.TryParse(args, out var options, out var problem))
 {
@@ -8,45 +7,20 @@ if (!CommandLine.TryParse(args, out var options, out var problem))
     Console.Error.WriteLine(CommandLine.Usage);
     return problem is null ? 0 : 2;
 }
-
-Orchestrator? system = null;
-var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-void OnSignal(PosixSignalContext context)
+if ((LoopbackPorts.Problem(options.Host, options.Port, "--port") ?? (options.UsesTls ? null : LoopbackPorts.Problem(options.Host, options.GrpcPort, "--grpc-port"))) is { } busy)
 {
-    context.Cancel = true;
-    // Ctrl+C reaches the children too (same process group): their exits are expected from here on.
-    system?.BeginShutdown();
-    stop.TrySetResult();
-}
-using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-
-options.OnOutput = (_, line) => Console.Out.WriteLine(line);
-var started = System.Diagnostics.Stopwatch.StartNew();
-try
-{
-    system = await Orchestrator.StartAsync(options, stop.Task.IsCompleted ? new CancellationToken(true) : default);
-}
-catch (LaunchException ex)
-{
-    Console.Error.WriteLine($"baton: {ex.Message}");
+    Console.Error.WriteLine($"baton: {busy}");
     return 1;
 }
 
-await using (system)
+var builder = DistributedApplication.CreateBuilder(new DistributedApplicationOptions
 {
-    system.Crashed += (name, code) => Console.Error.WriteLine($"baton: {name} crashed (exit code {code}); /ready reports it until you restart Baton");
-    Console.WriteLine();
-    Console.WriteLine($"Baton is ready in {started.Elapsed.TotalSeconds:0.0} s");
-    Console.WriteLine($"  REST, WebSocket, SSE  {system.GatewayUrl}");
-    Console.WriteLine($"  gRPC (HTTP/2)         {system.GrpcUrl}");
-    Console.WriteLine($"  event bus             {system.RedisDescription}");
-    Console.WriteLine($"  data                  {options.DataDir}");
-    Console.WriteLine(options.Token is null
-        ? "  auth                  disabled (loopback only); set BATON_TOKEN or pass --token to require one"
-        : $"  auth                  curl -H \"Authorization: Bearer $BATON_TOKEN\" {system.GatewayUrl}/api/status");
-    Console.WriteLine("Press Ctrl+C to stop.");
-    await stop.Task;
-    Console.WriteLine("baton: stopping every process…");
-}
+    Args = args,
+    DashboardApplicationName = "Baton",
+    // The dashboard listens on loopback only; plain HTTP needs no development certificate.
+    AllowUnsecuredTransport = true,
+});
+Dashboard.Configure(builder, options);
+builder.AddBaton(options);
+await builder.Build().RunAsync();
 return 0;

@@ -17,11 +17,18 @@ public sealed class RedisEventBus : IEventBus, IDisposable
     private readonly TopicFanOut _fanOut = new();
     private readonly SemaphoreSlim _subscribeLock = new(1, 1);
     private readonly HashSet<string> _redisSubscribed = [];
+    private readonly Lock _connectionLock = new();
+    /// <summary>Connected at least once; a restore before that is the first connection, not a reconnect.</summary>
+    private bool _everConnected;
+    /// <summary>A connection that was up has failed and not been restored yet.</summary>
+    private bool _lost;
 
     public RedisEventBus(IConnectionMultiplexer redis, ILogger<RedisEventBus> logger)
     {
         _redis = redis;
         _logger = logger;
+        _everConnected = redis.IsConnected;
+        _redis.ConnectionFailed += OnConnectionFailed;
         _redis.ConnectionRestored += OnConnectionRestored;
     }
 
@@ -85,12 +92,45 @@ public sealed class RedisEventBus : IEventBus, IDisposable
         });
     }
 
+    private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
+    {
+        lock (_connectionLock)
+        {
+            if (!_everConnected || _lost)
+            {
+                // Still connecting for the first time, or a retry of a connection already reported lost.
+                return;
+            }
+            _lost = true;
+        }
+        _logger.LogWarning("Redis {ConnectionType} connection lost ({FailureType}); reconnecting in the background", e.ConnectionType, e.FailureType);
+    }
+
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
     {
-        // Under RESP3 pub/sub shares the interactive connection, so any restored connection may have missed messages.
-        _logger.LogWarning("Redis {ConnectionType} connection restored; telling subscribers that messages may have been lost", e.ConnectionType);
+        bool reconnect;
+        lock (_connectionLock)
+        {
+            reconnect = _lost;
+            _lost = false;
+            _everConnected = true;
+        }
+        if (reconnect)
+        {
+            _logger.LogWarning("Redis {ConnectionType} connection restored; telling subscribers that messages may have been lost", e.ConnectionType);
+        }
+        else
+        {
+            _logger.LogDebug("Redis {ConnectionType} connection established", e.ConnectionType);
+        }
+        // Under RESP3 pub/sub shares the interactive connection, so any restored connection may have
+        // missed messages; before the first connection, subscribers may have missed some too.
         _fanOut.SignalGapToAll();
     }
 
-    public void Dispose() => _redis.ConnectionRestored -= OnConnectionRestored;
+    public void Dispose()
+    {
+        _redis.ConnectionFailed -= OnConnectionFailed;
+        _redis.ConnectionRestored -= OnConnectionRestored;
+    }
 }

@@ -154,7 +154,8 @@ internal sealed class RedisHealthCheck(IConnectionMultiplexer redis) : IHealthCh
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
-            return HealthCheckResult.Unhealthy("redis unreachable", ex);
+            // An outage is expected and reported by /ready; its stack trace in every probe's log would only be noise.
+            return HealthCheckResult.Unhealthy($"redis unreachable: {ex.Message}");
         }
     }
 }

@@ -1,5 +1,6 @@
 using Baton.ServiceDefaults.Events;
 using Baton.Testing;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
 
@@ -104,6 +105,44 @@ public sealed class RedisEventBusTests
             publisherConnection.Dispose();
             subscriberConnection.Dispose();
             TestEnvironment.DeleteQuietly(dir);
+        }
+    }
+
+    [Fact]
+    public async Task FirstConnection_IsNotReportedAsARestore_ButARealReconnectIs()
+    {
+        await using var redis = await TestRedis.StartAsync();
+        var logger = new RecordingLogger();
+        var options = ConfigurationOptions.Parse(redis.ConnectionString);
+        options.AbortOnConnectFail = false;
+        options.ReconnectRetryPolicy = new LinearRetry(100);
+        using var connection = await ConnectionMultiplexer.ConnectAsync(options);
+        using var bus = new RedisEventBus(connection, logger);
+        await using var subscription = await bus.SubscribeAsync(Topic);
+        await bus.PublishAsync(Topic, new InMemoryEventBusTests.Ping(1));
+        Assert.Equal([1], await InMemoryEventBusTests.Take(subscription, 1));
+        Assert.Empty(logger.Warnings);
+
+        await redis.StopAsync();
+        await redis.RestartAsync();
+        await Eventually.WaitAsync(() => Task.FromResult(logger.Warnings.Any(w => w.Contains("restored", StringComparison.Ordinal))),
+            TimeSpan.FromSeconds(30), "the reconnect is reported");
+        Assert.Single(logger.Warnings, w => w.Contains("connection lost", StringComparison.Ordinal));
+        Assert.Single(logger.Warnings, w => w.Contains("messages may have been lost", StringComparison.Ordinal));
+    }
+
+    private sealed class RecordingLogger : ILogger<RedisEventBus>
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _warnings = new();
+        public IReadOnlyList<string> Warnings => [.. _warnings];
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(LogLevel logLevel) => true;
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (logLevel >= LogLevel.Warning)
+            {
+                _warnings.Enqueue(formatter(state, exception));
+            }
         }
     }
 }

@@ -2,7 +2,7 @@ using System.Reflection;
 
 namespace Baton.AppHost.Orchestration;
 
-/// <summary>The processes Baton is made of, and where this build put them.</summary>
+/// <summary>The processes Baton is made of, and where this build put them (Baton.Testing builds them through its project references).</summary>
 public static class ServiceCatalog
 {
     public static readonly IReadOnlyList<string> Backends = ["runs", "chat", "integrations", "git"];

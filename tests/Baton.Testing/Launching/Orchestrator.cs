@@ -1,11 +1,16 @@
 using System.Globalization;
 using System.Security.Cryptography;
 
+// The namespace is the one this launcher had when it was the AppHost, so test code written against
+// it (Ports.Free, Orchestrator.PortsOf, TestRedis) keeps compiling.
 namespace Baton.AppHost.Orchestration;
 
 /// <summary>
-/// Starts Redis, the four services and the gateway in order, hands each its dependencies with the
-/// Aspire environment conventions, waits for each to be healthy, and stops them all on dispose.
+/// The test harness's lean launcher: starts Redis, the four services and the gateway in order with
+/// the environment the Aspire AppHost gives them (Aspire.AppHost/Hosting/BatonModel.cs), waits for
+/// each to be healthy, and stops them all on dispose. It boots in about a second where DCP and the
+/// dashboard take several, which matters for dozens of system tests; the AppHost itself is tested
+/// through Aspire.Hosting.Testing.
 /// </summary>
 public sealed class Orchestrator : IAsyncDisposable
 {

@@ -25,7 +25,8 @@ public sealed class LaunchOptions
     public bool UseColor { get; set; } = !Console.IsOutputRedirected;
     /// <summary>Each output line of every child, already prefixed; the CLI prints them, tests keep them.</summary>
     public Action<string, string>? OnOutput { get; set; }
-    public TimeSpan StartTimeout { get; set; } = TimeSpan.FromSeconds(60);
+    /// <summary>An upper bound only: a service is healthy in a second or two, but test assemblies run in parallel on two cores.</summary>
+    public TimeSpan StartTimeout { get; set; } = TimeSpan.FromSeconds(120);
 
     public bool UsesTls => TlsCertificatePath is not null;
 }
