@@ -24,6 +24,7 @@ app.MapGrpcService<LogsApi>();
 app.MapLogStreams();
 app.MapRunEventsBridge();
 app.MapTerminalBridge();
+app.MapSessionTerminalBridge();
 app.MapFileEventsBridge();
 app.MapReverseProxy();
 app.Run();

@@ -3,8 +3,10 @@ using Baton.Contracts.Common.V1;
 using Baton.Contracts.Git.V1;
 using Baton.Contracts.Runs.V1;
 using Baton.Runs.Adapters;
+using Baton.Runs.Catalog;
 using Baton.Runs.Events;
 using Baton.Runs.Execution;
+using Baton.Runs.Sessions;
 using Baton.Runs.Settings;
 using Baton.Runs.Storage;
 using Baton.Runs.Terminals;
@@ -27,6 +29,8 @@ public sealed partial class RunsApi(
     TerminalHub terminals,
     TerminalService terminalService,
     GitService.GitServiceClient git,
+    ConfigCatalog catalog,
+    SessionManager sessions,
     BatonOptions options,
     TimeProvider time,
     ILogger<RunsApi> logger) : RunsService.RunsServiceBase
