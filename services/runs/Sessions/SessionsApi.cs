@@ -109,8 +109,16 @@ public sealed class SessionsApi(SessionManager sessions, IServiceProvider servic
         var summary = ToSummary(session);
         var created = new CreatedSession
         {
-            Id = summary.Id, Title = summary.Title, Role = summary.Role, CreatedAt = summary.CreatedAt, Status = summary.Status,
-            LlmType = summary.LlmType, Model = summary.Model, Interface = summary.Interface, Runner = summary.Runner, Command = summary.Command,
+            Id = summary.Id,
+            Title = summary.Title,
+            Role = summary.Role,
+            CreatedAt = summary.CreatedAt,
+            Status = summary.Status,
+            LlmType = summary.LlmType,
+            Model = summary.Model,
+            Interface = summary.Interface,
+            Runner = summary.Runner,
+            Command = summary.Command,
             Launch = ToLaunch(session.Launch),
         };
         created.Skills.AddRange(summary.Skills);
