@@ -104,7 +104,9 @@ try
             }
         }
         samples.Sort();
-        var logBytes = Directory.EnumerateFiles(Path.Combine(system.System.DataDir, "runs", "sessions"), "output.log*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
+        // This session's folder is "<id, lower-cased, punctuation as '-'>-<hash>".
+        var folder = Directory.EnumerateDirectories(Path.Combine(system.System.DataDir, "runs", "sessions"), profile.ToLowerInvariant() + "-1-*").Single();
+        var logBytes = Directory.EnumerateFiles(folder, "output.log*").Sum(f => new FileInfo(f).Length);
         Report($"## History page (2,000 lines) over a full session log ({logBytes / 1024.0 / 1024.0:F1} MiB on disk: 5 MiB cap + one rotated file)\n\np50 {Percentile(samples, 0.5):F1} ms, p90 {Percentile(samples, 0.9):F1} ms, max {samples[^1]:F1} ms over 60 requests through the gateway (target < 50 ms)\n");
         await system.DeleteSessionAsync(id);
     }

@@ -48,7 +48,7 @@ public sealed partial class RunsApi(
         status.Counters["runs_cancelled"] = Count(RunStatus.Cancelled);
         status.Counters["runs_stopped"] = Count(RunStatus.Cancelled) + Count(RunStatus.Completed);
         status.Counters["terminal_viewers"] = terminals.ViewerCount;
-        status.Counters["sessions_active"] = runs.ActiveProcesses + terminals.EphemeralCount;
+        status.Counters["sessions_active"] = runs.ActiveProcesses + terminals.EphemeralCount + sessions.List().Count(s => s.IsLive);
         foreach (var (cli, count) in await store.CountRunsByCliAsync(context.CancellationToken))
         {
             status.Counters[$"agent:{cli}"] = count;

@@ -144,7 +144,8 @@ public sealed class SessionOutput : IDisposable
             else
             {
                 var start = _previousBase >= 0 ? _previousBase : _currentBase;
-                var from = Math.Clamp(cursor.Value, start, _end);
+                // Without a log (disk full) there is nothing to replay: live output only, at its true offset.
+                var from = _logFailed ? _end : Math.Clamp(cursor.Value, start, _end);
                 viewer = new SessionViewer(this, ReadOnlyMemory<byte>.Empty, from, bufferFrames);
                 segments = OpenSegments(from, _end);
             }

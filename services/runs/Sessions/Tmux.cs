@@ -12,10 +12,12 @@ namespace Baton.Runs.Sessions;
 /// bridges that wrote concurrently lost or interleaved input (NOTES §1.7). Baton's own variables are removed
 /// from the environment so a tmux server started here never inherits them.
 /// </summary>
-public sealed partial class Tmux(ILogger<Tmux> logger) : IDisposable
+public sealed partial class Tmux(ILogger<Tmux> logger) : IDisposable, IAsyncDisposable
 {
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(10);
     private readonly SemaphoreSlim _queue = new(1, 1);
+    private readonly SemaphoreSlim _controlStart = new(1, 1);
+    private readonly Dictionary<string, TmuxControl> _controls = new(StringComparer.Ordinal);
 
     public string Executable { get; init; } = "tmux";
 
@@ -59,7 +61,85 @@ public sealed partial class Tmux(ILogger<Tmux> logger) : IDisposable
         }
     }
 
-    public void Dispose() => _queue.Dispose();
+    /// <summary>
+    /// Types <paramref name="input"/> into a pane, byte for byte: through the control-mode client of its tmux session
+    /// (started on first use), or, when that is not possible, one <c>load-buffer</c>/<c>paste-buffer</c> invocation.
+    /// </summary>
+    public async Task<Result> SendInputAsync(string session, string pane, ReadOnlyMemory<byte> input, CancellationToken ct)
+    {
+        if (await ControlAsync(session, ct) is { } control)
+        {
+            try
+            {
+                return await control.SendBytesAsync(pane, input, ct);
+            }
+            catch (IOException ex)
+            {
+                logger.LogDebug(ex, "tmux control client of {Session} failed; pasting instead", session);
+            }
+        }
+        var buffer = "baton-input-" + Guid.NewGuid().ToString("N");
+        var pasted = await RunAsync(["load-buffer", "-b", buffer, "-", ";", "paste-buffer", "-d", "-r", "-b", buffer, "-t", pane], input, ct);
+        if (!pasted.Ok)
+        {
+            await RunAsync(["delete-buffer", "-b", buffer], ct: CancellationToken.None);
+        }
+        return pasted;
+    }
+
+    private async Task<TmuxControl?> ControlAsync(string session, CancellationToken ct)
+    {
+        await _controlStart.WaitAsync(ct);
+        try
+        {
+            if (_controls.TryGetValue(session, out var existing))
+            {
+                if (existing.Alive)
+                {
+                    return existing;
+                }
+                _controls.Remove(session);
+                await existing.DisposeAsync();
+            }
+            try
+            {
+                var control = TmuxControl.Start(Executable, session);
+                _controls[session] = control;
+                return control;
+            }
+            catch (Exception ex) when (ex is Win32Exception or TmuxUnavailableException or InvalidOperationException)
+            {
+                logger.LogDebug(ex, "No tmux control client for {Session}", session);
+                return null;
+            }
+        }
+        finally
+        {
+            _controlStart.Release();
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var control in _controls.Values)
+        {
+            control.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(5));
+        }
+        _controls.Clear();
+        _queue.Dispose();
+        _controlStart.Dispose();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var control in _controls.Values)
+        {
+            await control.DisposeAsync();
+        }
+        _controls.Clear();
+        _queue.Dispose();
+        _controlStart.Dispose();
+    }
 
     private async Task<Result> RunUnqueuedAsync(IReadOnlyList<string> arguments, ReadOnlyMemory<byte> input, CancellationToken ct)
     {

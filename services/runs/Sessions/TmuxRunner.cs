@@ -6,8 +6,8 @@ namespace Baton.Runs.Sessions;
 /// The <c>external</c> runner: a real tmux window named after the session id, in one tmux session per working
 /// directory on the user's own server, so <c>tmux attach</c> shows it. The pane's output reaches Baton through
 /// <c>pipe-pane</c> into a FIFO; the command starts only once that pipe is in place (a <c>wait-for</c> gate), so
-/// no early byte is lost. Input is pasted raw (<c>load-buffer</c> + <c>paste-buffer -r</c>) through the one tmux
-/// queue. The window closing (its process exited, or a user killed it) ends the pipe and the session.
+/// no early byte is lost. Input is sent byte for byte (<c>send-keys -H</c>) through one ordered channel
+/// (a control-mode client per tmux session, see <see cref="TmuxControl"/>). The window closing (its process exited, or a user killed it) ends the pipe and the session.
 /// </summary>
 public sealed class TmuxRunner : ISessionRunner
 {
@@ -96,22 +96,11 @@ public sealed class TmuxRunner : ISessionRunner
         {
             throw new SessionWindowNotFoundException();
         }
-        var buffer = "baton-input-" + Guid.NewGuid().ToString("N");
-        await _tmux.ExclusiveAsync<bool>(async run =>
+        var sent = await _tmux.SendInputAsync(TmuxSession, PaneId, input, ct);
+        if (!sent.Ok)
         {
-            var loaded = await run(["load-buffer", "-b", buffer, "-"], input);
-            if (!loaded.Ok)
-            {
-                throw loaded.TargetMissing ? new SessionWindowNotFoundException() : new TmuxUnavailableException($"tmux load-buffer failed: {loaded.Error}");
-            }
-            var pasted = await run(["paste-buffer", "-d", "-r", "-b", buffer, "-t", PaneId], default);
-            if (!pasted.Ok)
-            {
-                await run(["delete-buffer", "-b", buffer], default);
-                throw pasted.TargetMissing ? new SessionWindowNotFoundException() : new TmuxUnavailableException($"tmux paste-buffer failed: {pasted.Error}");
-            }
-            return true;
-        }, ct);
+            throw sent.TargetMissing ? new SessionWindowNotFoundException() : new TmuxUnavailableException($"tmux could not send the input: {sent.Error}");
+        }
     }
 
     public async Task ResizeAsync(ushort columns, ushort rows, CancellationToken ct)

@@ -39,8 +39,11 @@ public sealed class SessionsSystem : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        Http.Dispose();
-        await System.DisposeAsync();
+        Http?.Dispose();
+        if (System is not null)
+        {
+            await System.DisposeAsync();
+        }
         Tmux.Dispose();
         Config.Dispose();
         WorkDir.Dispose();
