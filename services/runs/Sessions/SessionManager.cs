@@ -33,6 +33,7 @@ public sealed class SessionManager(
     private readonly ConcurrentDictionary<string, AgentSession> _sessions = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _create = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
+    private int _stopped;
 
     public SessionsConfiguration Configuration => configuration;
 
@@ -134,17 +135,18 @@ public sealed class SessionManager(
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        {
+            return;
+        }
         await _stopping.CancelAsync();
         // Server sessions die with the service; external ones live on in the user's tmux, as Gestalt's do.
         await Task.WhenAll(_sessions.Values.Where(s => s.Runner is ServerRunner).Select(StopQuietlyAsync));
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await StopAsync(CancellationToken.None);
-        _create.Dispose();
-        _stopping.Dispose();
-    }
+    // The container disposes this instance once per registration that hands it out (itself, ISessionControl, the
+    // hosted service), so this is idempotent; the token sources stay undisposed for late background work.
+    public async ValueTask DisposeAsync() => await StopAsync(CancellationToken.None);
 
     // ---- ISessionControl (flows) ----
 
