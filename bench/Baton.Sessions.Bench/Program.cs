@@ -109,6 +109,28 @@ try
         var logBytes = Directory.EnumerateFiles(folder, "output.log*").Sum(f => new FileInfo(f).Length);
         Report($"## History page (2,000 lines) over a full session log ({logBytes / 1024.0 / 1024.0:F1} MiB on disk: 5 MiB cap + one rotated file)\n\np50 {Percentile(samples, 0.5):F1} ms, p90 {Percentile(samples, 0.9):F1} ms, max {samples[^1]:F1} ms over 60 requests through the gateway (target < 50 ms)\n");
         await system.DeleteSessionAsync(id);
+
+        // The same page computed in-process over a 5 MiB log: the service's own share of the time above.
+        using var scratch = new TempDir("bt-bench-");
+        using var log = new Baton.Runs.Sessions.SessionOutput(scratch.Path, 5 * 1024 * 1024, 256 * 1024);
+        for (var i = 0; log.End < 5 * 1024 * 1024 - 64; i++)
+        {
+            log.Append(Encoding.UTF8.GetBytes($"\u001b[32m{i,8}\u001b[0m some agent output on line {i}\r\n"));
+        }
+        var local = new List<double>();
+        for (var i = 0; i < 100; i++)
+        {
+            var before = i % 2 == 0 ? (long?)null : random.NextInt64(log.End / 10, log.End);
+            var watch = Stopwatch.StartNew();
+            var (lines, _) = Baton.Runs.Sessions.SessionHistory.Page(log, 2000, before);
+            local.Add(watch.Elapsed.TotalMilliseconds);
+            if (lines.Count < 1999)
+            {
+                throw new InvalidOperationException($"short page: {lines.Count}");
+            }
+        }
+        local.Sort();
+        Report($"In-process, the same 2,000-line page over a {log.End / 1024.0 / 1024.0:F1} MiB log (escape sequences stripped): p50 {Percentile(local, 0.5):F2} ms, p90 {Percentile(local, 0.9):F2} ms over 100 pages.\n");
     }
 }
 finally
