@@ -25,6 +25,7 @@ app.MapGrpcService<LogsApi>();
 app.MapLogStreams();
 app.MapRunEventsBridge();
 app.MapTerminalBridge();
+app.MapSessionTerminalBridge();
 app.MapFileEventsBridge();
 app.MapReverseProxy();
 app.Run();

@@ -1,11 +1,13 @@
 using Baton.Runs;
 using Baton.Runs.Api;
+using Baton.Runs.Sessions;
 using Baton.ServiceDefaults.Hosting;
 using Baton.ServiceDefaults.Validation;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults("runs");
 builder.AddRuns();
+builder.AddSessions();
 
 var app = builder.Build();
 app.UseInternalCallerCheck();
@@ -13,6 +15,7 @@ app.UseRequestValidation();
 app.UseHttpStatusOverride();
 app.MapDefaultEndpoints();
 app.MapGrpcService<RunsApi>();
+app.MapSessions();
 app.Run();
 
 /// <summary>Entry point, visible to the in-process tests.</summary>

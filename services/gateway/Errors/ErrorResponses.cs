@@ -13,7 +13,8 @@ public static class ErrorResponses
     /// <summary>Messages may quote input; however a service phrased one, the answer stays short.</summary>
     private const int MaxMessageLength = 1024;
 
-    public static async Task WriteAsync(HttpContext context, int statusCode, string message, string? detail = null)
+    /// <param name="sessionId">000_* only: the running session a 409 refers to (<c>"session_id"</c> in the envelope).</param>
+    public static async Task WriteAsync(HttpContext context, int statusCode, string message, string? detail = null, string? sessionId = null)
     {
         if (message.Length > MaxMessageLength)
         {
@@ -32,7 +33,12 @@ public static class ErrorResponses
             return;
         }
         response.ContentType = "application/json; charset=utf-8";
-        await response.WriteAsync(Render(family, statusCode, message, detail).ToJsonString(Json), context.RequestAborted);
+        var body = Render(family, statusCode, message, detail);
+        if (family == RouteFamily.Gestalt && !string.IsNullOrEmpty(sessionId))
+        {
+            body["session_id"] = sessionId;
+        }
+        await response.WriteAsync(body.ToJsonString(Json), context.RequestAborted);
     }
 
     public static JsonObject Render(RouteFamily family, int statusCode, string message, string? detail) => family switch

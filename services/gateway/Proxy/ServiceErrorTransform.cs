@@ -13,6 +13,9 @@ public static class ServiceErrorTransform
 {
     private const int MaxErrorBody = 64 * 1024;
 
+    /// <summary>Set by the runs service on a 409 for a running singleton session (NOTES §1.3 <c>session_id</c>).</summary>
+    private const string SessionIdHeader = "baton-error-session-id";
+
     public static async ValueTask ApplyAsync(ResponseTransformContext transform, string service)
     {
         var context = transform.HttpContext;
@@ -62,6 +65,8 @@ public static class ServiceErrorTransform
         }
         transform.SuppressResponseBody = true;
         context.Response.Headers.ContentLength = null;
-        await ErrorResponses.WriteAsync(context, statusCode, grpcMessage);
+        var sessionId = response.Headers.TryGetValues(SessionIdHeader, out var values) ? Uri.UnescapeDataString(values.First()) : null;
+        context.Response.Headers.Remove(SessionIdHeader);
+        await ErrorResponses.WriteAsync(context, statusCode, grpcMessage, sessionId: sessionId);
     }
 }

@@ -47,10 +47,38 @@ public sealed partial class RunsApi
         return ToProto(agent);
     }
 
+    /// <summary>One array for both references: the 004_* run agents, then the 000_* session profiles of
+    /// BATON_CONFIG_DIR/agents; each entry carries the 000_* fields (llm_type, interface, session_id, running, hidden).</summary>
     public override async Task<AgentList> ListAgents(ListAgentsRequest request, ServerCallContext context)
     {
         var list = new AgentList();
-        list.Agents.AddRange((await store.ListAgentsAsync(null, context.CancellationToken)).Select(ToProto));
+        foreach (var row in await store.ListAgentsAsync(null, context.CancellationToken))
+        {
+            var agent = ToProto(row);
+            agent.LlmType = row.CliName == DefaultCliName ? "claude" : row.CliName;
+            agent.Interface = "cli";
+            agent.SessionId = "";
+            agent.Running = false;
+            agent.Hidden = false;
+            list.Agents.Add(agent);
+        }
+        foreach (var profile in catalog.Agents)
+        {
+            var running = sessions.RunningSessionOf(profile);
+            list.Agents.Add(new Agent
+            {
+                Id = profile.Id,
+                Name = profile.Name,
+                CliName = profile.CliType,
+                Model = profile.Model,
+                Instructions = string.Join("\n", profile.Prompts),
+                LlmType = profile.CliType,
+                Interface = profile.Interface,
+                SessionId = running?.Id ?? "",
+                Running = running is not null,
+                Hidden = profile.Hidden,
+            });
+        }
         return list;
     }
 

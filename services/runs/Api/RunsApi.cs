@@ -3,8 +3,10 @@ using Baton.Contracts.Common.V1;
 using Baton.Contracts.Git.V1;
 using Baton.Contracts.Runs.V1;
 using Baton.Runs.Adapters;
+using Baton.Runs.Catalog;
 using Baton.Runs.Events;
 using Baton.Runs.Execution;
+using Baton.Runs.Sessions;
 using Baton.Runs.Settings;
 using Baton.Runs.Storage;
 using Baton.Runs.Terminals;
@@ -29,6 +31,8 @@ public sealed partial class RunsApi(
     TerminalHub terminals,
     TerminalService terminalService,
     GitService.GitServiceClient git,
+    ConfigCatalog catalog,
+    SessionManager sessions,
     BatonOptions options,
     TimeProvider time,
     ILogger<RunsApi> logger) : RunsService.RunsServiceBase
@@ -46,7 +50,7 @@ public sealed partial class RunsApi(
         status.Counters["runs_cancelled"] = Count(RunStatus.Cancelled);
         status.Counters["runs_stopped"] = Count(RunStatus.Cancelled) + Count(RunStatus.Completed);
         status.Counters["terminal_viewers"] = terminals.ViewerCount;
-        status.Counters["sessions_active"] = runs.ActiveProcesses + terminals.EphemeralCount;
+        status.Counters["sessions_active"] = runs.ActiveProcesses + terminals.EphemeralCount + sessions.List().Count(s => s.IsLive);
         foreach (var (cli, count) in await store.CountRunsByCliAsync(context.CancellationToken))
         {
             status.Counters[$"agent:{cli}"] = count;

@@ -93,6 +93,8 @@ public sealed class RunsHost : IAsyncDisposable
         {
             ["BATON_INTERNAL_SECRET"] = InternalSecret,
             ["BATON_DATA_DIR"] = dataDir,
+            // The service creates and watches its config directory: keep it out of the user's ~/.config.
+            ["BATON_CONFIG_DIR"] = Path.Combine(dataDir, "config"),
             ["BATON_CLAUDE_COMMAND"] = options.ClaudeCommand ?? FakeClaudePath,
             ["BATON_PUBLIC_URL"] = gatewayUrl,
             ["BATON_MAX_CONCURRENT_RUNS"] = options.MaxConcurrentRuns.ToString(System.Globalization.CultureInfo.InvariantCulture),

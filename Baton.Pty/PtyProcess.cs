@@ -464,7 +464,8 @@ public sealed class PtyProcess : IAsyncDisposable
         return (int)_master.DangerousGetHandle();
     }
 
-    private static bool IsBatonPlumbing(string key) =>
+    /// <summary>Baton's own variables (BATON_*, GESTALT_TOKEN, ConnectionStrings__*, services__*, Kestrel__*), never handed to an agent.</summary>
+    public static bool IsBatonPlumbing(string key) =>
         key.StartsWith("BATON_", StringComparison.Ordinal) || key is "GESTALT_TOKEN"
         || key.StartsWith("ConnectionStrings__", StringComparison.Ordinal)
         || key.StartsWith("services__", StringComparison.Ordinal)
