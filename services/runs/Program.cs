@@ -1,16 +1,19 @@
 using Baton.Runs;
 using Baton.Runs.Api;
+using Baton.Runs.Streams;
 using Baton.ServiceDefaults.Hosting;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults("runs");
 builder.AddRuns();
+builder.AddGestaltStreams();
 
 var app = builder.Build();
 app.UseInternalCallerCheck();
 app.UseHttpStatusOverride();
 app.MapDefaultEndpoints();
 app.MapGrpcService<RunsApi>();
+app.MapGestaltStreams();
 app.Run();
 
 /// <summary>Entry point, visible to the in-process tests.</summary>
