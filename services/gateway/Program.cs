@@ -25,5 +25,6 @@ app.MapLogStreams();
 app.MapRunEventsBridge();
 app.MapTerminalBridge();
 app.MapFileEventsBridge();
+app.MapGestaltStreamsBridge();
 app.MapReverseProxy();
 app.Run();

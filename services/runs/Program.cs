@@ -1,5 +1,6 @@
 using Baton.Runs;
 using Baton.Runs.Api;
+using Baton.Runs.Flows;
 using Baton.Runs.Streams;
 using Baton.ServiceDefaults.Hosting;
 
@@ -7,6 +8,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults("runs");
 builder.AddRuns();
 builder.AddGestaltStreams();
+builder.AddFlows();
 
 var app = builder.Build();
 app.UseInternalCallerCheck();
@@ -14,6 +16,7 @@ app.UseHttpStatusOverride();
 app.MapDefaultEndpoints();
 app.MapGrpcService<RunsApi>();
 app.MapGestaltStreams();
+app.MapFlows();
 app.Run();
 
 /// <summary>Entry point, visible to the in-process tests.</summary>
