@@ -2,6 +2,7 @@ using Baton.Runs;
 using Baton.Runs.Api;
 using Baton.Runs.Flows;
 using Baton.Runs.Streams;
+using Baton.Runs.Telemetry;
 using Baton.ServiceDefaults.Hosting;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -9,6 +10,7 @@ builder.AddServiceDefaults("runs");
 builder.AddRuns();
 builder.AddGestaltStreams();
 builder.AddFlows();
+builder.AddTelemetry();
 
 var app = builder.Build();
 app.UseInternalCallerCheck();
@@ -17,6 +19,7 @@ app.MapDefaultEndpoints();
 app.MapGrpcService<RunsApi>();
 app.MapGestaltStreams();
 app.MapFlows();
+app.MapTelemetry();
 app.Run();
 
 /// <summary>Entry point, visible to the in-process tests.</summary>

@@ -169,7 +169,7 @@ public static class GestaltStreamsBridge
                 // A trailers-only answer: the call failed before streaming; this throws its status.
                 await call.ResponseStream.MoveNext(cancellationToken);
                 call.Dispose();
-                return (null, new RpcException(new Status(StatusCode.Unavailable, "the runs service did not open the event stream")));
+                return (null, new RpcException(new Grpc.Core.Status(StatusCode.Unavailable, "the runs service did not open the event stream")));
             }
             return (call, null);
         }

@@ -1,0 +1,58 @@
+using System.Globalization;
+using Baton.ServiceDefaults.Configuration;
+using Baton.ServiceDefaults.Security;
+
+namespace Baton.Runs.Telemetry;
+
+/// <summary>
+/// The environment that points an agent CLI's own OpenTelemetry at Baton's OTLP receiver (the
+/// gateway's <c>/v1/*</c>), tagged with the run or session it belongs to, so its token, cost and
+/// tool metrics show up in <c>/api/otel/*</c>. The credential is the ingest-only token: the
+/// gateway accepts it on the receiver's routes and nowhere else.
+/// </summary>
+public sealed class AgentTelemetry(RunsConfiguration configuration, BatonOptions options, TelemetryOptions telemetry)
+{
+    private readonly string _ingestToken = OtlpIngestToken.Derive(options.InternalSecret);
+
+    public IReadOnlyDictionary<string, string> ForRun(string runId) => Build(OtlpRecords.RunIdAttribute, runId);
+
+    public IReadOnlyDictionary<string, string> ForSession(string sessionId) => Build(OtlpRecords.SessionIdAttribute, sessionId);
+
+    /// <summary>
+    /// Adds the telemetry variables under <paramref name="environment"/>'s own values: an agent's
+    /// <c>provider_config.env</c> may point its telemetry elsewhere, while Baton's tag is kept in
+    /// <c>OTEL_RESOURCE_ATTRIBUTES</c> either way.
+    /// </summary>
+    public static Dictionary<string, string> Merge(IReadOnlyDictionary<string, string> telemetry, IReadOnlyDictionary<string, string> environment)
+    {
+        var merged = new Dictionary<string, string>(telemetry, StringComparer.Ordinal);
+        foreach (var (key, value) in environment)
+        {
+            merged[key] = key == "OTEL_RESOURCE_ATTRIBUTES" && telemetry.TryGetValue(key, out var ours) && value.Length > 0 ? value + "," + ours : value;
+        }
+        return merged;
+    }
+
+    private Dictionary<string, string> Build(string attribute, string id)
+    {
+        if (!telemetry.AgentTelemetry)
+        {
+            return new Dictionary<string, string>(StringComparer.Ordinal);
+        }
+        var interval = telemetry.AgentExportIntervalMs.ToString(CultureInfo.InvariantCulture);
+        return new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["CLAUDE_CODE_ENABLE_TELEMETRY"] = "1",
+            ["OTEL_METRICS_EXPORTER"] = "otlp",
+            ["OTEL_LOGS_EXPORTER"] = "otlp",
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = configuration.PublicUrl,
+            // Values are percent-decoded by OpenTelemetry SDKs (OTLP exporter spec).
+            ["OTEL_EXPORTER_OTLP_HEADERS"] = "Authorization=Bearer%20" + _ingestToken,
+            // W3C baggage-style list: the value is percent-encoded so ids with spaces (sessions: "Coder 1") survive.
+            ["OTEL_RESOURCE_ATTRIBUTES"] = attribute + "=" + Uri.EscapeDataString(id),
+            ["OTEL_METRIC_EXPORT_INTERVAL"] = interval,
+            ["OTEL_LOGS_EXPORT_INTERVAL"] = interval,
+        };
+    }
+}
