@@ -22,12 +22,17 @@ namespace Baton.Gateway.Bridges;
 /// </summary>
 public static class GestaltStreamsBridge
 {
-    public const int ConsumerCapacity = 1024;
+    /// <summary>Events buffered per consumer before it is cut off (<c>BATON_STREAM_BUFFER</c>, default 1024).</summary>
+    public const int DefaultConsumerCapacity = 1024;
+
+    private static int _capacity = DefaultConsumerCapacity;
 
     private static readonly string[] EventStreams = ["watcher", "config", "agent", "terminal"];
 
     public static IEndpointRouteBuilder MapGestaltStreamsBridge(this IEndpointRouteBuilder app)
     {
+        var configured = app.ServiceProvider.GetRequiredService<IConfiguration>()["BATON_STREAM_BUFFER"];
+        _capacity = int.TryParse(configured, NumberStyles.None, CultureInfo.InvariantCulture, out var capacity) && capacity > 0 ? capacity : DefaultConsumerCapacity;
         app.MapGet("/api/events/stream", (HttpContext context, GestaltStreams.GestaltStreamsClient client, StreamingOptions streaming) =>
             SseAsync(context, client, streaming, EventStreams, SplitTypes(context.Request.Query["types"])));
         app.MapGet("/api/notifications/stream", (HttpContext context, GestaltStreams.GestaltStreamsClient client, StreamingOptions streaming) =>
@@ -183,7 +188,7 @@ public static class GestaltStreamsBridge
     /// <summary>Reads the gRPC stream into a bounded buffer without ever waiting on the consumer; overflow cuts the consumer off.</summary>
     private static (ChannelReader<GestaltEvent> Reader, Task Reading) Pump(AsyncServerStreamingCall<GestaltEvent> call, CancellationToken cancellationToken)
     {
-        var buffer = Channel.CreateBounded<GestaltEvent>(new BoundedChannelOptions(ConsumerCapacity) { SingleReader = true, SingleWriter = true });
+        var buffer = Channel.CreateBounded<GestaltEvent>(new BoundedChannelOptions(_capacity) { SingleReader = true, SingleWriter = true });
         var reading = Task.Run(async () =>
         {
             try
@@ -249,7 +254,7 @@ public static class GestaltStreamsBridge
     }
 
     private static string SlowMessage(string resume) =>
-        $"slow consumer: fell more than {ConsumerCapacity} events behind and was cut off; reconnect with {resume} to resume";
+        $"slow consumer: fell more than {_capacity} events behind and was cut off; reconnect with {resume} to resume";
 
     private static string ErrorJson(string message, int status, long? lastId) => JsonSerializer.Serialize(new Dictionary<string, object?>
     {

@@ -39,7 +39,18 @@ public sealed class FlowStore : IHostedService, IDisposable
     {
         System.IO.Directory.CreateDirectory(Directory);
         Reload();
-        _reload = new Debouncer<int>(TimeSpan.FromMilliseconds(150), (_, _, _) => Reload());
+        _reload = new Debouncer<int>(TimeSpan.FromMilliseconds(150), (_, _, _) =>
+        {
+            try
+            {
+                Reload();
+            }
+            catch (Exception ex)
+            {
+                // A timer callback must never take the service down; the next edit reloads again.
+                _logger.LogError(ex, "Reloading flows from {Directory} failed", Directory);
+            }
+        });
         _watcher = new FileSystemWatcher(Directory, "*" + Suffix)
         {
             NotifyFilter = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size,
@@ -94,7 +105,7 @@ public sealed class FlowStore : IHostedService, IDisposable
                 FlowConfigSchema.Validate(new FlowConfig(1, [.. flows, flow]));
                 flows.Add(flow);
             }
-            catch (Exception ex) when (ex is FlowConfigException or IOException or UnauthorizedAccessException)
+            catch (Exception ex) when (ex is FlowConfigException or IOException or UnauthorizedAccessException or InvalidOperationException or FormatException)
             {
                 _logger.LogWarning("Flow file {File} is invalid and was skipped: {Reason}", file, ex.Message);
                 _ = ReportAsync("error", file, $"{name}: {ex.Message}");

@@ -77,7 +77,7 @@ public static partial class YamlTree
     private static JsonNode? Scalar(YamlScalarNode scalar)
     {
         var text = scalar.Value ?? "";
-        if (scalar.Style is not ScalarStyle.Plain || scalar.Tag.Value == "tag:yaml.org,2002:str")
+        if (scalar.Style is not ScalarStyle.Plain || scalar.Tag is { IsEmpty: false, IsNonSpecific: false } tag && tag.Value == "tag:yaml.org,2002:str")
         {
             return JsonValue.Create(text);
         }
@@ -121,8 +121,9 @@ public static partial class YamlTree
             JsonValueKind.String => value.GetValue<string>(),
             JsonValueKind.True => true,
             JsonValueKind.False => false,
-            JsonValueKind.Number when value.TryGetValue<long>(out var l) => l,
-            JsonValueKind.Number => value.GetValue<double>(),
+            // Whatever CLR type backs the number, its JSON text says what it is.
+            JsonValueKind.Number when long.TryParse(value.ToJsonString(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l) => l,
+            JsonValueKind.Number => double.Parse(value.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture),
             _ => null,
         },
         _ => null,

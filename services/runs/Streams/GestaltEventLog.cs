@@ -100,7 +100,7 @@ public sealed class GestaltEventLog : IGestaltEventSink, IAsyncDisposable
     public async IAsyncEnumerable<GestaltEventRecord> StreamAsync(IReadOnlySet<GestaltStream> streams, IReadOnlySet<string> types, long? afterId,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var after = afterId ?? await _log.LastIdAsync(cancellationToken);
+        var after = afterId ?? await LastIdAsync(cancellationToken);
         var demand = streams.Contains(GestaltStream.Watcher) ? WatcherDemand.Acquire() : null;
         try
         {
@@ -118,6 +118,9 @@ public sealed class GestaltEventLog : IGestaltEventSink, IAsyncDisposable
             demand?.Dispose();
         }
     }
+
+    /// <summary>The newest id so far: a reader that wants only new events starts after it.</summary>
+    public Task<long> LastIdAsync(CancellationToken cancellationToken) => _log.LastIdAsync(cancellationToken);
 
     /// <summary>An in-process live feed of every event appended from now on (bounded: a listener that falls behind loses the oldest).</summary>
     public ChannelReader<GestaltEventRecord> Listen(CancellationToken cancellationToken)

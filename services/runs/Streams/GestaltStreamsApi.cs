@@ -31,10 +31,12 @@ public sealed class GestaltStreamsApi(GestaltEventLog events) : GestaltStreams.G
             throw new RpcException(new Status(StatusCode.InvalidArgument, "after_id must be a non-negative integer"));
         }
 
+        // Fixed before the headers go out: once the caller knows the stream is open, nothing newer is missed.
+        var afterId = request.HasAfterId ? request.AfterId : await events.LastIdAsync(context.CancellationToken);
         await context.WriteResponseHeadersAsync(new Metadata { { StreamOpenHeader, "1" } });
         try
         {
-            await foreach (var record in events.StreamAsync(streams, types, request.HasAfterId ? request.AfterId : null, context.CancellationToken))
+            await foreach (var record in events.StreamAsync(streams, types, afterId, context.CancellationToken))
             {
                 await responseStream.WriteAsync(new GestaltEvent
                 {

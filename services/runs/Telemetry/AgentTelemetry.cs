@@ -51,6 +51,8 @@ public sealed class AgentTelemetry(RunsConfiguration configuration, BatonOptions
             ["OTEL_EXPORTER_OTLP_HEADERS"] = "Authorization=Bearer%20" + _ingestToken,
             // W3C baggage-style list: the value is percent-encoded so ids with spaces (sessions: "Coder 1") survive.
             ["OTEL_RESOURCE_ATTRIBUTES"] = attribute + "=" + Uri.EscapeDataString(id),
+            // Baton's own OTEL_SERVICE_NAME (the launcher's "runs") must not rename the agent; empty means unset.
+            ["OTEL_SERVICE_NAME"] = "",
             ["OTEL_METRIC_EXPORT_INTERVAL"] = interval,
             ["OTEL_LOGS_EXPORT_INTERVAL"] = interval,
         };

@@ -1,0 +1,171 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json.Nodes;
+using Baton.Testing;
+
+namespace Baton.Runs.Tests.Gestalt;
+
+/// <summary>The 000_* WebSocket and SSE streams through the gateway: ids, resume, bad input, slow consumers.</summary>
+[Trait("Category", "Redis")]
+public sealed class GestaltStreamsTests
+{
+    private static async Task SaveEmptyFlowsAsync(HttpClient http)
+    {
+        using var response = await http.PutAsync("/api/flow/config", new StringContent("{\"version\":1,\"triggers\":[]}", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task WebSockets_ResumeAfterId_EveryStreamValidatesItsInput()
+    {
+        await using var gestalt = await GestaltSystem.StartAsync();
+        var http = gestalt.Http;
+
+        // Each save of the flow configuration is a config event.
+        await using var live = new WebSocketFrames(await gestalt.ConnectAsync("/api/config/events"));
+        await SaveEmptyFlowsAsync(http);
+        await SaveEmptyFlowsAsync(http);
+        await SaveEmptyFlowsAsync(http);
+        await Eventually.WaitAsync(() => Task.FromResult(live.Frames.Count >= 3), TimeSpan.FromSeconds(20), "three config events");
+        var first = JsonNode.Parse(live.Frames[0])!;
+        Assert.Equal("config_changed", (string?)first["type"]);
+        Assert.Equal("flow", (string?)first["config_type"]);
+        Assert.Equal("changed", (string?)first["change_type"]);
+        Assert.False(string.IsNullOrEmpty((string?)first["timestamp"]));
+
+        // SSE /api/events/stream carries config events with ids; ?after_id= replays from any of them.
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/events/stream?types=config_changed&last_event_id=0");
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        using var sse = new SseReader(await response.Content.ReadAsStreamAsync());
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var retry = await sse.ReadFrameAsync(timeout.Token);
+        Assert.Equal(5000, retry!.Retry);
+        var ids = new List<long>();
+        while (ids.Count < 3)
+        {
+            var frame = await sse.ReadFrameAsync(timeout.Token);
+            if (frame!.Data.Length > 0)
+            {
+                ids.Add(long.Parse(frame.Id!, System.Globalization.CultureInfo.InvariantCulture));
+            }
+        }
+        Assert.Equal(ids.Order().Distinct(), ids);
+
+        // A WebSocket resuming after the first id gets the second and third, exactly once, then live ones.
+        await using var resumed = new WebSocketFrames(await gestalt.ConnectAsync($"/api/config/events?after_id={ids[0]}"));
+        await Eventually.WaitAsync(() => Task.FromResult(resumed.Frames.Count >= 2), TimeSpan.FromSeconds(20), "replayed config events");
+        Assert.Equal(live.Frames.Skip(1).Take(2), resumed.Frames.Take(2));
+        await SaveEmptyFlowsAsync(http);
+        await Eventually.WaitAsync(() => Task.FromResult(resumed.Frames.Count == 3 && live.Frames.Count == 4), TimeSpan.FromSeconds(20), "a live event after the replay");
+        Assert.Equal(live.Frames[3], resumed.Frames[2]);
+
+        // The agent and session event WebSockets open and accept after_id (their producers are sessions).
+        await using var agents = new WebSocketFrames(await gestalt.ConnectAsync("/api/agents/events?after_id=0"));
+        await using var sessions = new WebSocketFrames(await gestalt.ConnectAsync("/api/sessions/events"));
+        Assert.DoesNotContain(agents.Frames, f => !f.Contains("\"agent_", StringComparison.Ordinal));
+
+        // Bad input: 4xx in the 000_* envelope, never 5xx.
+        foreach (var path in new[] { "/api/config/events?after_id=abc", "/api/agents/events?after_id=-1", "/api/sessions/events?after_id=99999999999999999999999" })
+        {
+            var socket = new ClientWebSocket();
+            socket.Options.SetRequestHeader("Authorization", "Bearer " + gestalt.System.Token);
+            socket.Options.CollectHttpResponseDetails = true;
+            await Assert.ThrowsAsync<WebSocketException>(() => socket.ConnectAsync(gestalt.WebSocketUri(path), CancellationToken.None));
+            Assert.Equal(HttpStatusCode.BadRequest, socket.HttpStatusCode);
+        }
+        using (var plain = await http.GetAsync("/api/config/events"))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, plain.StatusCode);
+            Assert.Equal("invalid_request", (string?)JsonNode.Parse(await plain.Content.ReadAsStringAsync())!["code"]);
+        }
+        using (var badResume = new HttpRequestMessage(HttpMethod.Get, "/api/notifications/stream"))
+        {
+            badResume.Headers.Add("Last-Event-ID", "yesterday");
+            using var answer = await http.SendAsync(badResume);
+            Assert.Equal(HttpStatusCode.BadRequest, answer.StatusCode);
+        }
+        using (var anonymous = gestalt.System.CreateClient(authenticated: false))
+        using (var denied = await anonymous.GetAsync("/api/events/stream"))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, denied.StatusCode);
+        }
+        using (var withQueryToken = await gestalt.System.CreateClient(authenticated: false)
+            .GetAsync($"/api/notifications/stream?token={gestalt.System.Token}", HttpCompletionOption.ResponseHeadersRead))
+        {
+            Assert.Equal(HttpStatusCode.OK, withQueryToken.StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task SlowSseConsumer_IsCutOffWithItsResumeId_WhileOthersGetEverything_AndResumesWithoutAGap()
+    {
+        await using var gestalt = await GestaltSystem.StartAsync(o => o.Environment["BATON_STREAM_BUFFER"] = "8");
+        var http = gestalt.Http;
+        await using var fast = new WebSocketFrames(await gestalt.ConnectAsync("/api/config/events"));
+
+        // A client with a tiny receive window that stops reading after the headers.
+        using var slow = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 1024 };
+        await slow.ConnectAsync(gestalt.System.GatewayUrl.Host, gestalt.System.GatewayUrl.Port);
+        // HTTP/1.0: no chunked framing, and the server closes the connection when the stream ends.
+        var get = $"GET /api/events/stream?types=config_changed HTTP/1.0\r\nHost: {gestalt.System.GatewayUrl.Authority}\r\nAuthorization: Bearer {gestalt.System.Token}\r\nAccept: text/event-stream\r\n\r\n";
+        await slow.SendAsync(Encoding.ASCII.GetBytes(get));
+        var head = new byte[1];
+        await slow.ReceiveAsync(head);
+
+        // Produce until the slow consumer must have been cut off (its buffers hold far less), checking that the fast one keeps up.
+        var produced = 0;
+        await Eventually.WaitAsync(async () =>
+        {
+            for (var i = 0; i < 50; i++)
+            {
+                await SaveEmptyFlowsAsync(http);
+                produced++;
+            }
+            return produced >= 1500;
+        }, TimeSpan.FromMinutes(3), "producing config events");
+        await Eventually.WaitAsync(() => Task.FromResult(fast.Frames.Count >= produced), TimeSpan.FromSeconds(60), "the fast consumer got every event");
+
+        // Now read what the slow one was sent: frames, then an error event carrying its resume id, then the end.
+        var received = new MemoryStream();
+        var buffer = new byte[64 * 1024];
+        using (var drain = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+        {
+            int read;
+            while ((read = await slow.ReceiveAsync(buffer, SocketFlags.None, drain.Token)) > 0)
+            {
+                received.Write(buffer, 0, read);
+            }
+        }
+        var text = Encoding.UTF8.GetString(received.ToArray());
+        text = text[(text.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..];
+        var error = text[text.IndexOf("event: error", StringComparison.Ordinal)..];
+        var errorJson = JsonNode.Parse(error.Split('\n').First(l => l.StartsWith("data: ", StringComparison.Ordinal))["data: ".Length..])!;
+        Assert.Contains("slow consumer", (string?)errorJson["message"]);
+        var resumeId = (long)errorJson["last_event_id"]!;
+        var delivered = text.Split('\n').Where(l => l.StartsWith("id: ", StringComparison.Ordinal)).Select(l => long.Parse(l[4..], System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.True(delivered.Count < produced, $"the slow consumer got {delivered.Count} of {produced}");
+        Assert.Equal(delivered.Count == 0 ? 0 : delivered[^1], resumeId);
+
+        // Resuming from that id delivers the rest: together exactly what the fast consumer saw.
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/events/stream?types=config_changed");
+        request.Headers.Add("Last-Event-ID", resumeId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        using var sse = new SseReader(await response.Content.ReadAsStreamAsync());
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var rest = new List<long>();
+        while (delivered.Count + rest.Count < produced)
+        {
+            var frame = await sse.ReadFrameAsync(timeout.Token);
+            if (frame!.Data.Length > 0)
+            {
+                rest.Add(long.Parse(frame.Id!, System.Globalization.CultureInfo.InvariantCulture));
+            }
+        }
+        var all = delivered.Concat(rest).ToList();
+        Assert.Equal(all.Distinct().Order(), all);
+        Assert.Equal(produced, all.Count);
+    }
+}
