@@ -128,19 +128,29 @@ public sealed class GestaltStreamsTests
         }, TimeSpan.FromMinutes(3), "producing config events");
         await Eventually.WaitAsync(() => Task.FromResult(fast.Frames.Count >= produced), TimeSpan.FromSeconds(60), "the fast consumer got every event");
 
-        // Now read what the slow one was sent: frames, then an error event carrying its resume id, then the end.
+        // Now read what the slow one was sent: frames, then an error event carrying its resume id.
         var received = new MemoryStream();
         var buffer = new byte[64 * 1024];
+        string Text() => Encoding.UTF8.GetString(received.ToArray());
         using (var drain = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
         {
-            int read;
-            while ((read = await slow.ReceiveAsync(buffer, SocketFlags.None, drain.Token)) > 0)
+            try
             {
-                received.Write(buffer, 0, read);
+                int read;
+                while (!(Text().Contains("event: error", StringComparison.Ordinal) && Text().EndsWith("\n\n", StringComparison.Ordinal))
+                    && (read = await slow.ReceiveAsync(buffer, SocketFlags.None, drain.Token)) > 0)
+                {
+                    received.Write(buffer, 0, read);
+                }
+            }
+            catch (OperationCanceledException)
+            {
             }
         }
-        var text = Encoding.UTF8.GetString(received.ToArray());
+        var text = Text();
         text = text[(text.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..];
+        var frames = text.Split('\n').Count(l => l.StartsWith("id: ", StringComparison.Ordinal));
+        Assert.True(text.Contains("event: error", StringComparison.Ordinal), $"no error event after {frames} of {produced} frames; tail: {text[^Math.Min(300, text.Length)..]}");
         var error = text[text.IndexOf("event: error", StringComparison.Ordinal)..];
         var errorJson = JsonNode.Parse(error.Split('\n').First(l => l.StartsWith("data: ", StringComparison.Ordinal))["data: ".Length..])!;
         Assert.Contains("slow consumer", (string?)errorJson["message"]);
