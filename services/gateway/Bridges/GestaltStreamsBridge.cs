@@ -26,6 +26,7 @@ public static class GestaltStreamsBridge
     public const int DefaultConsumerCapacity = 1024;
 
     private static int _capacity = DefaultConsumerCapacity;
+    private static ILogger _logger = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
 
     private static readonly string[] EventStreams = ["watcher", "config", "agent", "terminal"];
 
@@ -33,6 +34,7 @@ public static class GestaltStreamsBridge
     {
         var configured = app.ServiceProvider.GetRequiredService<IConfiguration>()["BATON_STREAM_BUFFER"];
         _capacity = int.TryParse(configured, NumberStyles.None, CultureInfo.InvariantCulture, out var capacity) && capacity > 0 ? capacity : DefaultConsumerCapacity;
+        _logger = app.ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(GestaltStreamsBridge));
         app.MapGet("/api/events/stream", (HttpContext context, GestaltStreams.GestaltStreamsClient client, StreamingOptions streaming) =>
             SseAsync(context, client, streaming, EventStreams, SplitTypes(context.Request.Query["types"])));
         app.MapGet("/api/notifications/stream", (HttpContext context, GestaltStreams.GestaltStreamsClient client, StreamingOptions streaming) =>
@@ -80,6 +82,7 @@ public static class GestaltStreamsBridge
         }
         catch (SlowConsumerCutOff)
         {
+            _logger.LogInformation("Cut off a slow consumer of {Path} after event {LastId}", context.Request.Path.Value, lastId ?? 0);
             await WriteQuietlyAsync(() => sse.WriteEventAsync(null, ErrorJson(SlowMessage("Last-Event-ID"), 503, lastId), "error"));
         }
         catch (RpcException ex) when (!context.RequestAborted.IsCancellationRequested)
@@ -136,6 +139,7 @@ public static class GestaltStreamsBridge
             }
             catch (SlowConsumerCutOff)
             {
+                _logger.LogInformation("Cut off a slow consumer of {Path} after event {LastId}", context.Request.Path.Value, lastId ?? 0);
                 (status, reason) = ((WebSocketCloseStatus)1013, $"slow consumer: reconnect with after_id={lastId?.ToString(CultureInfo.InvariantCulture) ?? "0"}");
             }
             catch (RpcException ex) when (!closed.IsCancellationRequested)

@@ -47,8 +47,8 @@ public sealed class AgentTelemetry(RunsConfiguration configuration, BatonOptions
             ["OTEL_LOGS_EXPORTER"] = "otlp",
             ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
             ["OTEL_EXPORTER_OTLP_ENDPOINT"] = configuration.PublicUrl,
-            // Values are percent-decoded by OpenTelemetry SDKs (OTLP exporter spec).
-            ["OTEL_EXPORTER_OTLP_HEADERS"] = "Authorization=Bearer%20" + _ingestToken,
+            // A literal space: Claude Code's exporter (OpenTelemetry JS) sends header values as written, not percent-decoded.
+            ["OTEL_EXPORTER_OTLP_HEADERS"] = "Authorization=Bearer " + _ingestToken,
             // W3C baggage-style list: the value is percent-encoded so ids with spaces (sessions: "Coder 1") survive.
             ["OTEL_RESOURCE_ATTRIBUTES"] = attribute + "=" + Uri.EscapeDataString(id),
             // Baton's own OTEL_SERVICE_NAME (the launcher's "runs") must not rename the agent; empty means unset.

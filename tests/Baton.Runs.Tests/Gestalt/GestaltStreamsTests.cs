@@ -102,80 +102,127 @@ public sealed class GestaltStreamsTests
     [Fact]
     public async Task SlowSseConsumer_IsCutOffWithItsResumeId_WhileOthersGetEverything_AndResumesWithoutAGap()
     {
-        await using var gestalt = await GestaltSystem.StartAsync(o => o.Environment["BATON_STREAM_BUFFER"] = "8");
+        await using var gestalt = await GestaltSystem.StartAsync(o => o.Environment["BATON_STREAM_BUFFER"] = "16");
         var http = gestalt.Http;
-        await using var fast = new WebSocketFrames(await gestalt.ConnectAsync("/api/config/events"));
+        // Every file change toasts a ~48 KB notification, so a few dozen overflow any socket buffers.
+        var padding = new string('x', 48 * 1024);
+        var import = new StringContent($$$"""
+            flows:
+              - id: big-toasts
+                event_type: file-change
+                bindings:
+                  - activity_id: toast_notification
+                    config: {level: info, message_template: "{{path}} {{{padding}}}"}
+            """, Encoding.UTF8);
+        import.Headers.ContentType = MediaTypeHeaderValue.Parse("application/yaml");
+        (await http.PostAsync("/api/flow/config/import", import)).EnsureSuccessStatusCode();
 
-        // A client with a tiny receive window that stops reading after the headers.
-        using var slow = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 1024 };
-        await slow.ConnectAsync(gestalt.System.GatewayUrl.Host, gestalt.System.GatewayUrl.Port);
-        // HTTP/1.0: no chunked framing, and the server closes the connection when the stream ends.
-        var get = $"GET /api/events/stream?types=config_changed HTTP/1.0\r\nHost: {gestalt.System.GatewayUrl.Authority}\r\nAuthorization: Bearer {gestalt.System.Token}\r\nAccept: text/event-stream\r\n\r\n";
-        await slow.SendAsync(Encoding.ASCII.GetBytes(get));
-        var head = new byte[1];
-        await slow.ReceiveAsync(head);
-
-        // Produce until the slow consumer must have been cut off (its buffers hold far less), checking that the fast one keeps up.
-        var produced = 0;
-        await Eventually.WaitAsync(async () =>
-        {
-            for (var i = 0; i < 50; i++)
-            {
-                await SaveEmptyFlowsAsync(http);
-                produced++;
-            }
-            return produced >= 1500;
-        }, TimeSpan.FromMinutes(3), "producing config events");
-        await Eventually.WaitAsync(() => Task.FromResult(fast.Frames.Count >= produced), TimeSpan.FromSeconds(60), "the fast consumer got every event");
-
-        // Now read what the slow one was sent: frames, then an error event carrying its resume id.
-        var received = new MemoryStream();
-        var buffer = new byte[64 * 1024];
-        string Text() => Encoding.UTF8.GetString(received.ToArray());
-        using (var drain = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+        // A fast consumer that reads everything, as it comes.
+        using var fastResponse = await http.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/api/notifications/stream"), HttpCompletionOption.ResponseHeadersRead);
+        using var fastReader = new SseReader(await fastResponse.Content.ReadAsStreamAsync());
+        var fastIds = new System.Collections.Concurrent.ConcurrentQueue<long>();
+        using var stopFast = new CancellationTokenSource();
+        var fast = Task.Run(async () =>
         {
             try
             {
-                int read;
-                while (!(Text().Contains("event: error", StringComparison.Ordinal) && Text().EndsWith("\n\n", StringComparison.Ordinal))
-                    && (read = await slow.ReceiveAsync(buffer, SocketFlags.None, drain.Token)) > 0)
+                while (await fastReader.ReadFrameAsync(stopFast.Token) is { } frame)
                 {
-                    received.Write(buffer, 0, read);
+                    if (frame.Id is not null && frame.Event is null)
+                    {
+                        fastIds.Enqueue(long.Parse(frame.Id, System.Globalization.CultureInfo.InvariantCulture));
+                    }
                 }
             }
             catch (OperationCanceledException)
             {
             }
+        });
+
+        // The watcher starts once the flow exists: touch files until the first toast arrives.
+        var files = 0;
+        await Eventually.WaitAsync(async () =>
+        {
+            await File.WriteAllTextAsync(Path.Combine(gestalt.WorkDir, $"warm-{files++}.txt"), "x");
+            return await Task.Delay(500).ContinueWith(_ => !fastIds.IsEmpty);
+        }, TimeSpan.FromSeconds(60), "the first toast");
+        await Eventually.WaitAsync(async () =>
+        {
+            var before = fastIds.Count;
+            return await Task.Delay(1000).ContinueWith(_ => fastIds.Count == before);
+        }, TimeSpan.FromSeconds(30), "the warm-up toasts settled");
+        var firstId = fastIds.Max();
+
+        // A client with a tiny receive window that stops reading after the headers; it resumes after the warm-up.
+        using var slow = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 1024 };
+        await slow.ConnectAsync(gestalt.System.GatewayUrl.Host, gestalt.System.GatewayUrl.Port);
+        // HTTP/1.0: no chunked framing, and the server closes the connection when the stream ends.
+        var get = $"GET /api/notifications/stream HTTP/1.0\r\nHost: {gestalt.System.GatewayUrl.Authority}\r\nAuthorization: Bearer {gestalt.System.Token}\r\nLast-Event-ID: {firstId}\r\n\r\n";
+        await slow.SendAsync(Encoding.ASCII.GetBytes(get));
+        var head = new byte[1];
+        await slow.ReceiveAsync(head);
+
+        // Produce until the gateway reports the slow consumer cut off; the fast one keeps up meanwhile.
+        await Eventually.WaitAsync(async () =>
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                await File.WriteAllTextAsync(Path.Combine(gestalt.WorkDir, $"file-{files++}.txt"), "x");
+            }
+            await Task.Delay(200);
+            return gestalt.System.Output.Contains("Cut off a slow consumer of /api/notifications/stream", StringComparison.Ordinal);
+        }, TimeSpan.FromMinutes(3), "the slow consumer cut off");
+        var produced = files;
+        await Eventually.WaitAsync(async () =>
+        {
+            var before = fastIds.Count;
+            return await Task.Delay(1500).ContinueWith(_ => fastIds.Count == before);
+        }, TimeSpan.FromSeconds(60), "the fast consumer settled");
+        await stopFast.CancelAsync();
+        await fast;
+        var everything = fastIds.Where(id => id > firstId).ToList();
+        Assert.Equal(everything.Distinct().Order(), everything);
+        Assert.True(everything.Count > 16, $"only {everything.Count} toasts for {produced} files");
+
+        // The slow one was sent frames, then an error event carrying its resume id, then the end.
+        var received = new MemoryStream();
+        var buffer = new byte[256 * 1024];
+        using (var drain = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+        {
+            int read;
+            while ((read = await slow.ReceiveAsync(buffer, SocketFlags.None, drain.Token)) > 0)
+            {
+                received.Write(buffer, 0, read);
+            }
         }
-        var text = Text();
+        var text = Encoding.UTF8.GetString(received.ToArray());
         text = text[(text.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..];
-        var frames = text.Split('\n').Count(l => l.StartsWith("id: ", StringComparison.Ordinal));
-        Assert.True(text.Contains("event: error", StringComparison.Ordinal), $"no error event after {frames} of {produced} frames; tail: {text[^Math.Min(300, text.Length)..]}");
+        var delivered = text.Split('\n').Where(l => l.StartsWith("id: ", StringComparison.Ordinal))
+            .Select(l => long.Parse(l[4..], System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.True(text.Contains("event: error", StringComparison.Ordinal), $"no error event after {delivered.Count} frames");
         var error = text[text.IndexOf("event: error", StringComparison.Ordinal)..];
         var errorJson = JsonNode.Parse(error.Split('\n').First(l => l.StartsWith("data: ", StringComparison.Ordinal))["data: ".Length..])!;
         Assert.Contains("slow consumer", (string?)errorJson["message"]);
         var resumeId = (long)errorJson["last_event_id"]!;
-        var delivered = text.Split('\n').Where(l => l.StartsWith("id: ", StringComparison.Ordinal)).Select(l => long.Parse(l[4..], System.Globalization.CultureInfo.InvariantCulture)).ToList();
-        Assert.True(delivered.Count < produced, $"the slow consumer got {delivered.Count} of {produced}");
-        Assert.Equal(delivered.Count == 0 ? 0 : delivered[^1], resumeId);
+        Assert.True(delivered.Count < everything.Count, $"the slow consumer got {delivered.Count} of {everything.Count}");
+        Assert.Equal(delivered.Count == 0 ? firstId : delivered[^1], resumeId);
+        Assert.Equal(everything.Take(delivered.Count), delivered);
 
         // Resuming from that id delivers the rest: together exactly what the fast consumer saw.
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/events/stream?types=config_changed");
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/notifications/stream");
         request.Headers.Add("Last-Event-ID", resumeId.ToString(System.Globalization.CultureInfo.InvariantCulture));
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         using var sse = new SseReader(await response.Content.ReadAsStreamAsync());
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var rest = new List<long>();
-        while (delivered.Count + rest.Count < produced)
+        while (delivered.Count + rest.Count < everything.Count)
         {
             var frame = await sse.ReadFrameAsync(timeout.Token);
-            if (frame!.Data.Length > 0)
+            if (frame!.Id is not null)
             {
-                rest.Add(long.Parse(frame.Id!, System.Globalization.CultureInfo.InvariantCulture));
+                rest.Add(long.Parse(frame.Id, System.Globalization.CultureInfo.InvariantCulture));
             }
         }
-        var all = delivered.Concat(rest).ToList();
-        Assert.Equal(all.Distinct().Order(), all);
-        Assert.Equal(produced, all.Count);
+        Assert.Equal(everything, delivered.Concat(rest));
     }
 }

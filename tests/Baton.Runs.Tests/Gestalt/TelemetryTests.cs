@@ -70,7 +70,7 @@ public sealed class TelemetryTests
             Assert.True(tracer.ForceFlush(30_000), "the SDK exported its spans");
             Assert.True(meterProvider.ForceFlush(30_000), "the SDK exported its metrics");
         }
-        var spans = await GetArrayAsync(http, $"/api/otel/traces?query={marker}");
+        var spans = await GetArrayAsync(http, $"/api/otel/traces?query=deploy%20{marker}");
         var span = Assert.Single(spans)!["resourceSpans"]![0]!["scopeSpans"]![0]!["spans"]![0]!;
         Assert.Equal("deploy " + marker, (string?)span["name"]);
         var traceId = (string)span["traceId"]!;
@@ -90,9 +90,9 @@ public sealed class TelemetryTests
 
         // OTLP-JSON (hex ids, integer enums), gzip too; the answer uses the request's encoding.
         var jsonTraceId = Convert.ToHexString(Guid.NewGuid().ToByteArray()).ToLowerInvariant();
-        var json = $$"""
+        var json = $$$"""
             {"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"json-client"}}]},
-              "scopeSpans":[{"scope":{"name":"manual"},"spans":[{"traceId":"{{jsonTraceId}}","spanId":"0102030405060708","name":"json span",
+              "scopeSpans":[{"scope":{"name":"manual"},"spans":[{"traceId":"{{{jsonTraceId}}}","spanId":"0102030405060708","name":"json span",
                 "kind":2,"startTimeUnixNano":"1700000000000000000","endTimeUnixNano":"1700000001000000000",
                 "attributes":[{"key":"k","value":{"intValue":"7"}}],"status":{"code":1}}]}]}]}
             """;
@@ -178,8 +178,8 @@ public sealed class TelemetryTests
         var http = gestalt.Http;
         var marker = Guid.NewGuid().ToString("N");
 
-        using (var response = await http.PostAsync("/api/otel/logs", new StringContent($$"""
-            {"severity_text":"WARN","severity_number":13,"body":{"stringValue":"ui says {{marker}}"},"attributes":{"component":"dashboard"}}
+        using (var response = await http.PostAsync("/api/otel/logs", new StringContent($$$"""
+            {"severity_text":"WARN","severity_number":13,"body":{"stringValue":"ui says {{{marker}}}"},"attributes":{"component":"dashboard"}}
             """, Encoding.UTF8, "application/json")))
         {
             Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
