@@ -82,7 +82,7 @@ public static class GestaltStreamsBridge
         }
         catch (SlowConsumerCutOff)
         {
-            _logger.LogInformation("Cut off a slow consumer of {Path} after event {LastId}", context.Request.Path.Value, lastId ?? 0);
+            _logger.LogInformation("Cut off a slow consumer of {Path} ({Client}) after event {LastId}", context.Request.Path.Value, Client(context), lastId ?? 0);
             await WriteQuietlyAsync(() => sse.WriteEventAsync(null, ErrorJson(SlowMessage("Last-Event-ID"), 503, lastId), "error"));
         }
         catch (RpcException ex) when (!context.RequestAborted.IsCancellationRequested)
@@ -139,7 +139,7 @@ public static class GestaltStreamsBridge
             }
             catch (SlowConsumerCutOff)
             {
-                _logger.LogInformation("Cut off a slow consumer of {Path} after event {LastId}", context.Request.Path.Value, lastId ?? 0);
+                _logger.LogInformation("Cut off a slow consumer of {Path} ({Client}) after event {LastId}", context.Request.Path.Value, Client(context), lastId ?? 0);
                 (status, reason) = ((WebSocketCloseStatus)1013, $"slow consumer: reconnect with after_id={lastId?.ToString(CultureInfo.InvariantCulture) ?? "0"}");
             }
             catch (RpcException ex) when (!closed.IsCancellationRequested)
@@ -256,6 +256,8 @@ public static class GestaltStreamsBridge
         {
         }
     }
+
+    private static string Client(HttpContext context) => $"{context.Connection.RemoteIpAddress}:{context.Connection.RemotePort}";
 
     private static string SlowMessage(string resume) =>
         $"slow consumer: fell more than {_capacity} events behind and was cut off; reconnect with {resume} to resume";

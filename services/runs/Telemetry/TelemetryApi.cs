@@ -174,7 +174,9 @@ public sealed class TelemetryApi(TelemetryStore store, IEventBus bus, TimeProvid
         }
         if (DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed))
         {
-            return parsed.ToUnixTimeMilliseconds() * 1_000_000;
+            // Unix nanoseconds end in 2262: later bounds clamp instead of wrapping around.
+            var milliseconds = parsed.ToUnixTimeMilliseconds();
+            return milliseconds > long.MaxValue / 1_000_000 ? long.MaxValue : milliseconds < long.MinValue / 1_000_000 ? long.MinValue : milliseconds * 1_000_000;
         }
         if (long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var nanos))
         {

@@ -117,25 +117,35 @@ public sealed class GestaltStreamsTests
         import.Headers.ContentType = MediaTypeHeaderValue.Parse("application/yaml");
         (await http.PostAsync("/api/flow/config/import", import)).EnsureSuccessStatusCode();
 
-        // A fast consumer that reads everything, as it comes.
-        using var fastResponse = await http.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/api/notifications/stream"), HttpCompletionOption.ResponseHeadersRead);
-        using var fastReader = new SseReader(await fastResponse.Content.ReadAsStreamAsync());
+        // A fast consumer that reads everything as it comes; should it ever fall behind, it resumes by id as clients do.
         var fastIds = new System.Collections.Concurrent.ConcurrentQueue<long>();
         using var stopFast = new CancellationTokenSource();
         var fast = Task.Run(async () =>
         {
-            try
+            long? last = null;
+            while (!stopFast.IsCancellationRequested)
             {
-                while (await fastReader.ReadFrameAsync(stopFast.Token) is { } frame)
+                try
                 {
-                    if (frame.Id is not null && frame.Event is null)
+                    using var request = new HttpRequestMessage(HttpMethod.Get, "/api/notifications/stream");
+                    if (last is { } resume)
                     {
-                        fastIds.Enqueue(long.Parse(frame.Id, System.Globalization.CultureInfo.InvariantCulture));
+                        request.Headers.Add("Last-Event-ID", resume.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                    }
+                    using var stream = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, stopFast.Token);
+                    using var reader = new SseReader(await stream.Content.ReadAsStreamAsync(stopFast.Token));
+                    while (await reader.ReadFrameAsync(stopFast.Token) is { } frame)
+                    {
+                        if (frame.Id is not null && frame.Event is null)
+                        {
+                            last = long.Parse(frame.Id, System.Globalization.CultureInfo.InvariantCulture);
+                            fastIds.Enqueue(last.Value);
+                        }
                     }
                 }
-            }
-            catch (OperationCanceledException)
-            {
+                catch (OperationCanceledException)
+                {
+                }
             }
         });
 
@@ -161,6 +171,7 @@ public sealed class GestaltStreamsTests
         await slow.SendAsync(Encoding.ASCII.GetBytes(get));
         var head = new byte[1];
         await slow.ReceiveAsync(head);
+        var slowClient = $"(127.0.0.1:{((IPEndPoint)slow.LocalEndPoint!).Port})";
 
         // Produce until the gateway reports the slow consumer cut off; the fast one keeps up meanwhile.
         await Eventually.WaitAsync(async () =>
@@ -170,7 +181,7 @@ public sealed class GestaltStreamsTests
                 await File.WriteAllTextAsync(Path.Combine(gestalt.WorkDir, $"file-{files++}.txt"), "x");
             }
             await Task.Delay(200);
-            return gestalt.System.Output.Contains("Cut off a slow consumer of /api/notifications/stream", StringComparison.Ordinal);
+            return gestalt.System.Output.Contains($"Cut off a slow consumer of /api/notifications/stream {slowClient}", StringComparison.Ordinal);
         }, TimeSpan.FromMinutes(3), "the slow consumer cut off");
         var produced = files;
         await Eventually.WaitAsync(async () =>

@@ -71,22 +71,24 @@ public sealed class RealClaudeTelemetryTests
         Assert.Equal("completed", (string?)JsonNode.Parse(await http.GetStringAsync($"/api/runs/{runId}"))!["status"]);
 
         // The CLI's metrics carry the run id as a resource attribute; token and cost usage are among them.
+        // Claude Code exports deltas, so the run's tokens are the sum over every export.
         JsonArray metrics = [];
+        List<JsonNode> points = [];
+        double Tokens(string type) => points.Where(p => p["attributes"]!.AsArray().Any(a => (string?)a!["key"] == "type" && (string?)a["value"]!["stringValue"] == type))
+            .Sum(p => p["asDouble"] is { } d ? (double)d : double.Parse(p["asInt"]!.ToString(), System.Globalization.CultureInfo.InvariantCulture));
         await Eventually.WaitAsync(async () =>
         {
             metrics = JsonNode.Parse(await http.GetStringAsync($"/api/otel/metrics?query={runId}&limit=1000"))!.AsArray();
-            var names = metrics.Select(Name).ToHashSet();
-            return names.Contains("claude_code.token.usage") && names.Contains("claude_code.cost.usage");
-        }, TimeSpan.FromSeconds(60), "Claude Code's token and cost metrics");
+            points = [.. metrics.Where(m => Name(m) == "claude_code.token.usage")
+                .SelectMany(m => m!["resourceMetrics"]![0]!["scopeMetrics"]![0]!["metrics"]![0]!["sum"]!["dataPoints"]!.AsArray()).Select(p => p!)];
+            return metrics.Any(m => Name(m) == "claude_code.cost.usage") && Tokens("input") >= 2200 && Tokens("output") >= 55;
+        }, TimeSpan.FromSeconds(60), "Claude Code's token (1000 + 1200 in, 21 + 34 out) and cost metrics");
         var tokens = metrics.Last(m => Name(m) == "claude_code.token.usage")!;
         var resource = tokens["resourceMetrics"]![0]!["resource"]!["attributes"]!.AsArray();
         Assert.Contains(resource, a => (string?)a!["key"] == "baton.run.id" && (string?)a["value"]!["stringValue"] == runId);
         Assert.Contains(resource, a => (string?)a!["key"] == "service.name" && (string?)a["value"]!["stringValue"] == "claude-code");
-        var points = tokens["resourceMetrics"]![0]!["scopeMetrics"]![0]!["metrics"]![0]!["sum"]!["dataPoints"]!.AsArray();
-        double Tokens(string type) => points.Where(p => p!["attributes"]!.AsArray().Any(a => (string?)a!["key"] == "type" && (string?)a["value"]!["stringValue"] == type))
-            .Sum(p => p!["asDouble"] is { } d ? (double)d : double.Parse(p["asInt"]!.ToString(), System.Globalization.CultureInfo.InvariantCulture));
-        Assert.True(Tokens("input") >= 2200, tokens.ToJsonString());
-        Assert.True(Tokens("output") >= 55, tokens.ToJsonString());
+        Assert.Equal(2200, Tokens("input"));
+        Assert.Equal(55, Tokens("output"));
 
         // The tool the model called is one of the CLI's log events, which joined /api/logs/stream tagged with the run.
         using var request = new HttpRequestMessage(HttpMethod.Get, "/api/logs/stream");
