@@ -4,6 +4,7 @@ using Baton.Runs.Flows;
 using Baton.Runs.Streams;
 using Baton.Runs.Telemetry;
 using Baton.ServiceDefaults.Hosting;
+using Baton.ServiceDefaults.Validation;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults("runs");
@@ -14,6 +15,7 @@ builder.AddTelemetry();
 
 var app = builder.Build();
 app.UseInternalCallerCheck();
+app.UseRequestValidation();
 app.UseHttpStatusOverride();
 app.MapDefaultEndpoints();
 app.MapGrpcService<RunsApi>();
