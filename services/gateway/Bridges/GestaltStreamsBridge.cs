@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
 using Baton.Contracts.Runs.V1;
+using Baton.ServiceDefaults.Events;
 using Baton.Gateway.Errors;
 using Baton.Gateway.Logs;
 using Baton.Gateway.Streaming;
@@ -17,23 +18,20 @@ namespace Baton.Gateway.Bridges;
 /// <c>/api/agents/events</c>, <c>/api/sessions/events</c>, <c>/api/config/events</c> (JSON text
 /// frames). Beyond Gestalt, every SSE frame carries <c>id:</c> and resumes from
 /// <c>Last-Event-ID</c> (or <c>?last_event_id=</c> / <c>?after_id=</c>), and WebSockets resume from
-/// <c>?after_id=</c>. Each consumer has a bounded buffer; one that falls behind is cut off (SSE
+/// <c>?after_id=</c>. Each consumer has a buffer bounded in events and bytes (<see cref="SseRelay{T}"/>'s
+/// limits); one that falls behind is cut off (SSE
 /// <c>event: error</c> carrying its resume id, WebSocket close 1013) and never slows anyone else.
 /// </summary>
 public static class GestaltStreamsBridge
 {
-    /// <summary>Events buffered per consumer before it is cut off (<c>BATON_STREAM_BUFFER</c>, default 1024).</summary>
-    public const int DefaultConsumerCapacity = 1024;
-
-    private static int _capacity = DefaultConsumerCapacity;
+    private static readonly TimeSpan StalledGrace = TimeSpan.FromSeconds(10);
+    private static readonly SseRelay<GestaltEvent> Relay = new(e => e.CalculateSize(), e => e.Id.ToString(CultureInfo.InvariantCulture), e => e.PayloadJson);
     private static ILogger _logger = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
 
     private static readonly string[] EventStreams = ["watcher", "config", "agent", "terminal"];
 
     public static IEndpointRouteBuilder MapGestaltStreamsBridge(this IEndpointRouteBuilder app)
     {
-        var configured = app.ServiceProvider.GetRequiredService<IConfiguration>()["BATON_STREAM_BUFFER"];
-        _capacity = int.TryParse(configured, NumberStyles.None, CultureInfo.InvariantCulture, out var capacity) && capacity > 0 ? capacity : DefaultConsumerCapacity;
         _logger = app.ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(GestaltStreamsBridge));
         app.MapGet("/api/events/stream", (HttpContext context, GestaltStreams.GestaltStreamsClient client, StreamingOptions streaming) =>
             SseAsync(context, client, streaming, EventStreams, SplitTypes(context.Request.Query["types"])));
@@ -70,30 +68,11 @@ public static class GestaltStreamsBridge
             return;
         }
         using var call = open.Call;
-        var lastId = afterId;
-        var consumer = Pump(call, aborted.Token);
-        try
+        await Relay.RelayAsync(context, sse, call.ResponseStream.ReadAllAsync(aborted.Token), () =>
         {
-            await KeepAlive.PumpAsync(consumer.Reader, async evt =>
-            {
-                await sse.WriteEventAsync(evt.Id.ToString(CultureInfo.InvariantCulture), evt.PayloadJson);
-                lastId = evt.Id;
-            }, () => sse.WriteCommentAsync("ping"), streaming.KeepAliveInterval, aborted.Token);
-        }
-        catch (SlowConsumerCutOff)
-        {
-            _logger.LogInformation("Cut off a slow consumer of {Path} ({Client}) after event {LastId}", context.Request.Path.Value, Client(context), lastId ?? 0);
-            await WriteQuietlyAsync(() => sse.WriteEventAsync(null, ErrorJson(SlowMessage("Last-Event-ID"), 503, lastId), "error"));
-        }
-        catch (RpcException ex) when (!context.RequestAborted.IsCancellationRequested)
-        {
-            await WriteQuietlyAsync(() => sse.WriteEventAsync(null, ErrorJson(ex.Status.Detail, HttpStatusFor(ex.StatusCode), lastId), "error"));
-        }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
-        {
-        }
-        await aborted.CancelAsync();
-        await consumer.Reading;
+            _logger.LogInformation("Cut off a slow consumer of {Path} ({Client})", context.Request.Path.Value, Client(context));
+            aborted.Cancel();
+        }, streaming.KeepAliveInterval, ex => ex is RpcException rpc ? (rpc.Status.Detail, HttpStatusFor(rpc.StatusCode)) : null);
     }
 
     private static async Task WebSocketAsync(HttpContext context, GestaltStreams.GestaltStreamsClient client, StreamingOptions streaming, string stream)
@@ -128,6 +107,13 @@ public static class GestaltStreamsBridge
             using var call = open.Call;
             var lastId = afterId;
             var consumer = Pump(call, closed.Token);
+            // A client that reads nothing leaves the sender blocked; once cut off it is dropped after a grace period.
+            var watchdog = Task.Run(async () =>
+            {
+                await consumer.CutOff.WaitAsync(closed.Token);
+                await Task.Delay(StalledGrace, closed.Token);
+                socket.Abort();
+            });
             try
             {
                 // Sends take no token: cancelling a pending WebSocket send aborts the socket, losing the close handshake.
@@ -139,7 +125,7 @@ public static class GestaltStreamsBridge
             }
             catch (SlowConsumerCutOff)
             {
-                _logger.LogInformation("Cut off a slow consumer of {Path} ({Client}) after event {LastId}", context.Request.Path.Value, Client(context), lastId ?? 0);
+                _logger.LogInformation("Cut off a slow consumer of {Path} ({Client})", context.Request.Path.Value, Client(context));
                 (status, reason) = ((WebSocketCloseStatus)1013, $"slow consumer: reconnect with after_id={lastId?.ToString(CultureInfo.InvariantCulture) ?? "0"}");
             }
             catch (RpcException ex) when (!closed.IsCancellationRequested)
@@ -151,7 +137,7 @@ public static class GestaltStreamsBridge
             {
             }
             await closed.CancelAsync();
-            await consumer.Reading;
+            await Task.WhenAll(consumer.Reading, watchdog).ContinueWith(_ => { }, TaskScheduler.Default);
         }
         await socket.CloseQuietlyAsync(status, reason);
         if (await Task.WhenAny(reading, Task.Delay(TimeSpan.FromSeconds(2))) != reading)
@@ -189,30 +175,35 @@ public static class GestaltStreamsBridge
         }
     }
 
-    /// <summary>Reads the gRPC stream into a bounded buffer without ever waiting on the consumer; overflow cuts the consumer off.</summary>
-    private static (ChannelReader<GestaltEvent> Reader, Task Reading) Pump(AsyncServerStreamingCall<GestaltEvent> call, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads the gRPC stream into a buffer bounded in events and bytes without ever waiting on the
+    /// consumer; overflow cuts the consumer off and ends the upstream call.
+    /// </summary>
+    private static (ChannelReader<GestaltEvent> Reader, Task Reading, Task CutOff) Pump(AsyncServerStreamingCall<GestaltEvent> call, CancellationToken cancellationToken)
     {
-        var buffer = Channel.CreateBounded<GestaltEvent>(new BoundedChannelOptions(_capacity) { SingleReader = true, SingleWriter = true });
+        var buffer = new BoundedBuffer<GestaltEvent>(SseRelay<GestaltEvent>.MaxItems, SseRelay<GestaltEvent>.MaxBytes, e => e.CalculateSize());
+        var cutOff = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var reading = Task.Run(async () =>
         {
             try
             {
                 await foreach (var evt in call.ResponseStream.ReadAllAsync(cancellationToken))
                 {
-                    if (!buffer.Writer.TryWrite(evt))
+                    if (!buffer.TryWrite(evt))
                     {
-                        buffer.Writer.TryComplete(new SlowConsumerCutOff());
+                        buffer.TryComplete(new SlowConsumerCutOff());
+                        cutOff.TrySetResult();
                         return;
                     }
                 }
-                buffer.Writer.TryComplete();
+                buffer.TryComplete();
             }
             catch (Exception ex)
             {
-                buffer.Writer.TryComplete(ex);
+                buffer.TryComplete(ex);
             }
         }, CancellationToken.None);
-        return (buffer.Reader, reading);
+        return (buffer.Reader, reading, cutOff.Task);
     }
 
     private static async Task DrainUntilClosedAsync(WebSocket socket, CancellationTokenSource closed)
@@ -246,21 +237,7 @@ public static class GestaltStreamsBridge
         }
     }
 
-    private static async Task WriteQuietlyAsync(Func<Task> write)
-    {
-        try
-        {
-            await write();
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or IOException or ObjectDisposedException)
-        {
-        }
-    }
-
     private static string Client(HttpContext context) => $"{context.Connection.RemoteIpAddress}:{context.Connection.RemotePort}";
-
-    private static string SlowMessage(string resume) =>
-        $"slow consumer: fell more than {_capacity} events behind and was cut off; reconnect with {resume} to resume";
 
     private static string ErrorJson(string message, int status, long? lastId) => JsonSerializer.Serialize(new Dictionary<string, object?>
     {

@@ -24,7 +24,8 @@ public enum OtlpEncoding
 /// </summary>
 public static class OtlpCodec
 {
-    public const int MaxBody = 8 * 1024 * 1024;
+    /// <summary>The route family's cap (<see cref="Baton.ServiceDefaults.Validation.RequestBodyLimits.Telemetry"/>), also for the decompressed body.</summary>
+    public const int MaxBody = (int)Baton.ServiceDefaults.Validation.RequestBodyLimits.Telemetry;
 
     private static readonly JsonParser Parser = new(JsonParser.Settings.Default.WithIgnoreUnknownFields(true).WithRecursionLimit(64));
     private static readonly JsonFormatter Formatter = new(JsonFormatter.Settings.Default.WithFormatEnumsAsIntegers(true));

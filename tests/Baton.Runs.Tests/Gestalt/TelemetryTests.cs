@@ -139,7 +139,7 @@ public sealed class TelemetryTests
             Assert.Equal(HttpStatusCode.Unauthorized, denied.StatusCode);
         }
 
-        // Bad input is 4xx, never 5xx: garbage protobuf, bad gzip, wrong types, huge bodies, bad hex ids, bad queries.
+        // Bad input is 4xx, never 5xx: garbage protobuf, bad gzip, wrong types, huge bodies, zeros, bad hex ids, bad queries.
         var random = new Random(42);
         var garbage = new byte[4096];
         random.NextBytes(garbage);
@@ -150,7 +150,8 @@ public sealed class TelemetryTests
             ("/v1/logs", Body(Encoding.UTF8.GetBytes("{\"resourceLogs\":\"nope\"}"), "application/json"), 400),
             ("/v1/traces", Body(Encoding.UTF8.GetBytes(json.Replace(jsonTraceId, "zz-not-hex", StringComparison.Ordinal)), "application/json"), 400),
             ("/v1/traces", Body(Encoding.UTF8.GetBytes(json), "text/plain"), 415),
-            ("/v1/traces", Body(new byte[9 * 1024 * 1024], "application/x-protobuf"), 413),
+            ("/v1/traces", Body(new byte[17 * 1024 * 1024], "application/x-protobuf"), 413),
+            ("/v1/traces", Body(new byte[2 * 1024 * 1024], "application/x-protobuf"), 400),
         };
         foreach (var (path, content, expected) in cases)
         {
