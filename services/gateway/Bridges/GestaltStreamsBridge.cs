@@ -25,7 +25,8 @@ namespace Baton.Gateway.Bridges;
 public static class GestaltStreamsBridge
 {
     private static readonly TimeSpan StalledGrace = TimeSpan.FromSeconds(10);
-    private static readonly SseRelay<GestaltEvent> Relay = new(e => e.CalculateSize(), e => e.Id.ToString(CultureInfo.InvariantCulture), e => e.PayloadJson);
+    /// <summary>How long a full buffer waits for its consumer to make room before cutting it off.</summary>
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(5);
     private static ILogger _logger = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
 
     private static readonly string[] EventStreams = ["watcher", "config", "agent", "terminal"];
@@ -68,11 +69,35 @@ public static class GestaltStreamsBridge
             return;
         }
         using var call = open.Call;
-        await Relay.RelayAsync(context, sse, call.ResponseStream.ReadAllAsync(aborted.Token), () =>
+        var lastId = afterId;
+        var consumer = Pump(call, aborted.Token);
+        var watchdog = Watchdog(consumer.CutOff, context.Abort, aborted.Token);
+        try
+        {
+            await KeepAlive.PumpAsync(consumer.Reader, async evt =>
+            {
+                await sse.WriteEventAsync(evt.Id.ToString(CultureInfo.InvariantCulture), evt.PayloadJson);
+                lastId = evt.Id;
+            }, () => sse.WriteCommentAsync("ping"), streaming.KeepAliveInterval, context.RequestAborted);
+        }
+        catch (SlowConsumerCutOff)
         {
             _logger.LogInformation("Cut off a slow consumer of {Path} ({Client})", context.Request.Path.Value, Client(context));
-            aborted.Cancel();
-        }, streaming.KeepAliveInterval, ex => ex is RpcException rpc ? (rpc.Status.Detail, HttpStatusFor(rpc.StatusCode)) : null);
+            await WriteQuietlyAsync(() => sse.WriteEventAsync(lastId?.ToString(CultureInfo.InvariantCulture), ErrorJson(
+                "slow consumer: this client fell too far behind and was cut off; reconnect with Last-Event-ID to resume", 503, lastId), "error"));
+        }
+        catch (RpcException ex) when (!context.RequestAborted.IsCancellationRequested)
+        {
+            await WriteQuietlyAsync(() => sse.WriteEventAsync(lastId?.ToString(CultureInfo.InvariantCulture), ErrorJson(ex.Status.Detail, HttpStatusFor(ex.StatusCode), lastId), "error"));
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException && context.RequestAborted.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            await aborted.CancelAsync();
+            await Task.WhenAll(consumer.Reading, watchdog).ContinueWith(_ => { }, TaskScheduler.Default);
+        }
     }
 
     private static async Task WebSocketAsync(HttpContext context, GestaltStreams.GestaltStreamsClient client, StreamingOptions streaming, string stream)
@@ -107,13 +132,7 @@ public static class GestaltStreamsBridge
             using var call = open.Call;
             var lastId = afterId;
             var consumer = Pump(call, closed.Token);
-            // A client that reads nothing leaves the sender blocked; once cut off it is dropped after a grace period.
-            var watchdog = Task.Run(async () =>
-            {
-                await consumer.CutOff.WaitAsync(closed.Token);
-                await Task.Delay(StalledGrace, closed.Token);
-                socket.Abort();
-            });
+            var watchdog = Watchdog(consumer.CutOff, socket.Abort, closed.Token);
             try
             {
                 // Sends take no token: cancelling a pending WebSocket send aborts the socket, losing the close handshake.
@@ -176,8 +195,10 @@ public static class GestaltStreamsBridge
     }
 
     /// <summary>
-    /// Reads the gRPC stream into a buffer bounded in events and bytes without ever waiting on the
-    /// consumer; overflow cuts the consumer off and ends the upstream call.
+    /// Reads the gRPC stream into a buffer bounded in events and bytes (<see cref="SseRelay{T}"/>'s
+    /// limits). A full buffer waits a little for its consumer (a client catching up on a replay of
+    /// large events reads fast, just not as fast as the replay arrives), then cuts it off and ends the
+    /// upstream call. The producers upstream never wait: the runs service reads its durable log.
     /// </summary>
     private static (ChannelReader<GestaltEvent> Reader, Task Reading, Task CutOff) Pump(AsyncServerStreamingCall<GestaltEvent> call, CancellationToken cancellationToken)
     {
@@ -189,7 +210,7 @@ public static class GestaltStreamsBridge
             {
                 await foreach (var evt in call.ResponseStream.ReadAllAsync(cancellationToken))
                 {
-                    if (!buffer.TryWrite(evt))
+                    if (!await WriteWithPatienceAsync(buffer, evt, cancellationToken))
                     {
                         buffer.TryComplete(new SlowConsumerCutOff());
                         cutOff.TrySetResult();
@@ -205,6 +226,35 @@ public static class GestaltStreamsBridge
         }, CancellationToken.None);
         return (buffer.Reader, reading, cutOff.Task);
     }
+
+    private static async Task<bool> WriteWithPatienceAsync(BoundedBuffer<GestaltEvent> buffer, GestaltEvent evt, CancellationToken cancellationToken)
+    {
+        if (buffer.TryWrite(evt))
+        {
+            return true;
+        }
+        // BoundedBuffer never blocks a writer and has no "room again" signal, so wait by polling, briefly.
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        var delay = TimeSpan.FromMilliseconds(5);
+        while (waited.Elapsed < Patience)
+        {
+            await Task.Delay(delay, cancellationToken);
+            if (buffer.TryWrite(evt))
+            {
+                return true;
+            }
+            delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 100));
+        }
+        return false;
+    }
+
+    /// <summary>A client that reads nothing leaves its writer blocked in a flush; once cut off it is dropped after a grace period.</summary>
+    private static Task Watchdog(Task cutOff, Action abort, CancellationToken cancellationToken) => Task.Run(async () =>
+    {
+        await cutOff.WaitAsync(cancellationToken);
+        await Task.Delay(StalledGrace, cancellationToken);
+        abort();
+    }, CancellationToken.None);
 
     private static async Task DrainUntilClosedAsync(WebSocket socket, CancellationTokenSource closed)
     {
@@ -233,6 +283,18 @@ public static class GestaltStreamsBridge
             await socket.SendAsync(Encoding.UTF8.GetBytes(json), WebSocketMessageType.Text, true, CancellationToken.None);
         }
         catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException)
+        {
+        }
+    }
+
+    /// <summary>A last frame to a client that may be gone or stalled (the watchdog then aborts the write).</summary>
+    private static async Task WriteQuietlyAsync(Func<Task> write)
+    {
+        try
+        {
+            await write();
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or ObjectDisposedException)
         {
         }
     }
