@@ -159,6 +159,32 @@ public sealed class DurableEventLog : IAsyncDisposable
         return deleted;
     }
 
+    /// <summary>The id of the newest event of any stream (0 when empty): where a "live only" reader starts.</summary>
+    public async Task<long> LastIdAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COALESCE(MAX(id), 0) FROM events";
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Retention: deletes a stream's events beyond the newest <paramref name="keep"/> and those older than <paramref name="olderThan"/>.</summary>
+    public async Task<long> TrimStreamAsync(string stream, int keep, DateTimeOffset olderThan, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        // Ids grow with time, so "older than" is a prefix of the stream like "beyond the newest N".
+        command.CommandText = """
+            DELETE FROM events WHERE stream = $stream AND (
+                id <= COALESCE((SELECT id FROM events WHERE stream = $stream ORDER BY id DESC LIMIT 1 OFFSET $keep), 0)
+                OR created_at < $before)
+            """;
+        command.Parameters.AddWithValue("$stream", stream);
+        command.Parameters.AddWithValue("$keep", keep);
+        command.Parameters.AddWithValue("$before", olderThan.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture));
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
     public async Task<long> CountAsync(CancellationToken cancellationToken = default)
     {
         await using var connection = await _database.OpenAsync(cancellationToken);

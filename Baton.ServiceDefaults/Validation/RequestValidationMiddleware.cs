@@ -37,7 +37,7 @@ public sealed class RequestValidationMiddleware(RequestDelegate next)
         {
             sizeFeature.MaxRequestBodySize = limit;
         }
-        if (!IsJson(request.ContentType))
+        if (!IsJson(request.ContentType) || IsEncoded(request) || TakesRawBody(request.Path))
         {
             await next(context);
             return;
@@ -91,6 +91,13 @@ public sealed class RequestValidationMiddleware(RequestDelegate next)
         }
         return copy.ToArray();
     }
+
+    /// <summary>A compressed body (OTLP exporters may gzip their JSON) is decoded and validated by its service.</summary>
+    private static bool IsEncoded(HttpRequest request) =>
+        request.Headers.ContentEncoding.ToString() is { Length: > 0 } encoding && !encoding.Equals("identity", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Routes whose handler takes the raw body and answers its media type itself (the YAML-only flow import: 415 without one).</summary>
+    private static bool TakesRawBody(PathString path) => path.Equals("/api/flow/config/import", StringComparison.Ordinal);
 
     /// <summary>JSON media types, and a body sent without a media type (transcoding reads it as JSON).</summary>
     private static bool IsJson(string? contentType)

@@ -32,6 +32,7 @@ public static class GatewayServiceCollectionExtensions
         services.AddGrpc().AddJsonTranscoding();
         services.AddBatonGrpcClient<RunsService.RunsServiceClient>("runs");
         services.AddBatonGrpcClient<SessionsService.SessionsServiceClient>("runs");
+        services.AddBatonGrpcClient<GestaltStreams.GestaltStreamsClient>("runs");
         services.AddBatonGrpcClient<ChatService.ChatServiceClient>("chat");
         services.AddBatonGrpcClient<IntegrationsService.IntegrationsServiceClient>("integrations");
         services.AddBatonGrpcClient<GitService.GitServiceClient>("git");

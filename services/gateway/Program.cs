@@ -27,5 +27,6 @@ app.MapRunEventsBridge();
 app.MapTerminalBridge();
 app.MapSessionTerminalBridge();
 app.MapFileEventsBridge();
+app.MapGestaltStreamsBridge();
 app.MapReverseProxy();
 app.Run();

@@ -1,6 +1,9 @@
 using Baton.Runs;
 using Baton.Runs.Api;
 using Baton.Runs.Sessions;
+using Baton.Runs.Flows;
+using Baton.Runs.Streams;
+using Baton.Runs.Telemetry;
 using Baton.ServiceDefaults.Hosting;
 using Baton.ServiceDefaults.Validation;
 
@@ -8,6 +11,9 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults("runs");
 builder.AddRuns();
 builder.AddSessions();
+builder.AddGestaltStreams();
+builder.AddFlows();
+builder.AddTelemetry();
 
 var app = builder.Build();
 app.UseInternalCallerCheck();
@@ -16,6 +22,9 @@ app.UseHttpStatusOverride();
 app.MapDefaultEndpoints();
 app.MapGrpcService<RunsApi>();
 app.MapSessions();
+app.MapGestaltStreams();
+app.MapFlows();
+app.MapTelemetry();
 app.Run();
 
 /// <summary>Entry point, visible to the in-process tests.</summary>

@@ -1,4 +1,6 @@
 using Baton.Gateway.Errors;
+using Baton.ServiceDefaults.Configuration;
+using Baton.ServiceDefaults.Security;
 using Microsoft.AspNetCore.Http;
 
 namespace Baton.Gateway.Auth;
@@ -8,10 +10,12 @@ namespace Baton.Gateway.Auth;
 /// auth is disabled, which is only allowed on loopback; even then a foreign Host (DNS rebinding)
 /// or a foreign WebSocket Origin is refused.
 /// </summary>
-public sealed class AuthenticationMiddleware(RequestDelegate next, GatewayOptions options, IEnumerable<ICredentialValidator> validators, ILogger<AuthenticationMiddleware> logger)
+public sealed class AuthenticationMiddleware(
+    RequestDelegate next, GatewayOptions options, IEnumerable<ICredentialValidator> validators, BatonOptions batonOptions, ILogger<AuthenticationMiddleware> logger)
 {
     public const string IdentityItem = "baton.identity";
     private readonly ICredentialValidator[] _validators = validators.ToArray();
+    private readonly string _otlpIngestToken = OtlpIngestToken.Derive(batonOptions.InternalSecret);
 
     public async Task InvokeAsync(HttpContext context)
     {
@@ -53,6 +57,15 @@ public sealed class AuthenticationMiddleware(RequestDelegate next, GatewayOption
         {
             await Refuse(context, StatusCodes.Status401Unauthorized,
                 "missing credentials: send Authorization: Bearer <token>, a Coder-Session-Token header, or a session_token cookie");
+            return;
+        }
+
+        // Agent CLIs' telemetry credential is good for the OTLP receiver and nothing else.
+        if (OtlpIngestToken.IsIngestRoute(context.Request.Method, context.Request.Path.Value ?? "")
+            && SecretComparer.AreEqual(credential.Token, _otlpIngestToken))
+        {
+            context.Items[IdentityItem] = new CallerIdentity("otlp-ingest", "otlp-ingest");
+            await next(context);
             return;
         }
 

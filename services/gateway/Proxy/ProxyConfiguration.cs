@@ -33,6 +33,8 @@ public static class ProxyConfiguration
         ("git", "/api/runs/{id}/rename-branch"),
         ("git", "/api/runs/{id}/accept"),
         ("git", "/api/runs/{id}/revert"),
+        // The OTLP/HTTP receiver (ARCHITECTURE's route table): POST /v1/logs, /v1/metrics, /v1/traces.
+        ("runs", "/v1/{**rest}"),
     ];
 
     public static IReadOnlyList<RouteConfig> Routes()

@@ -9,6 +9,7 @@ using Baton.Runs.Events;
 using Baton.Runs.Hooks;
 using Baton.Runs.Notifications;
 using Baton.Runs.Storage;
+using Baton.Runs.Telemetry;
 using Baton.ServiceDefaults.Configuration;
 using Grpc.Core;
 
@@ -28,6 +29,7 @@ public sealed partial class RunManager(
     DiscordNotifier notifier,
     RunsConfiguration configuration,
     BatonOptions options,
+    AgentTelemetry telemetry,
     TimeProvider time,
     ILogger<RunManager> logger) : IHostedService
 {
@@ -275,13 +277,12 @@ public sealed partial class RunManager(
 
     private IAgentProcess StartProcess(IAgentProcessLauncher processLauncher, CliCommand command, string cwd, RunRow run, int columns, int rows)
     {
-        var environment = new Dictionary<string, string>(command.Environment, StringComparer.Ordinal)
-        {
-            ["BATON_RUN_ID"] = run.Id,
-            [HookSettingsWriter.SecretVariable] = run.HookSecret,
-            ["BATON_HOOK_URL"] = $"{configuration.PublicUrl}/api/runs/{run.Id}/hook",
-            ["TERM"] = "xterm-256color",
-        };
+        // The CLI's own telemetry goes to Baton's OTLP receiver, tagged with the run (an agent's env may override it).
+        var environment = AgentTelemetry.Merge(telemetry.ForRun(run.Id), command.Environment);
+        environment["BATON_RUN_ID"] = run.Id;
+        environment[HookSettingsWriter.SecretVariable] = run.HookSecret;
+        environment["BATON_HOOK_URL"] = $"{configuration.PublicUrl}/api/runs/{run.Id}/hook";
+        environment["TERM"] = "xterm-256color";
         try
         {
             return processLauncher.Start(new AgentProcessOptions(command.FileName, command.Arguments, cwd, environment, LogPath(run.Id), columns, rows));
