@@ -1,13 +1,16 @@
-using Baton.Chat.Status;
+using Baton.Chat;
 using Baton.ServiceDefaults.Hosting;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults("chat");
-builder.Services.AddGrpc().AddJsonTranscoding();
+builder.AddChatService();
 
 var app = builder.Build();
 app.UseInternalCallerCheck();
 app.UseHttpStatusOverride();
 app.MapDefaultEndpoints();
-app.MapGrpcService<ChatStatusService>();
+app.MapChatService();
 app.Run();
+
+/// <summary>Visible to WebApplicationFactory in tests.</summary>
+public partial class Program;
