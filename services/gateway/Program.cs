@@ -25,5 +25,6 @@ app.MapLogStreams();
 app.MapRunEventsBridge();
 app.MapTerminalBridge();
 app.MapFileEventsBridge();
+app.MapChatBridge();
 app.MapReverseProxy();
 app.Run();

@@ -357,7 +357,7 @@ internal static class Transcript
             var block = new Struct();
             switch (content)
             {
-                case TextContent text:
+                case TextContent { Text.Length: > 0 } text:
                     block.Fields["type"] = Value.ForString("text");
                     block.Fields["text"] = Value.ForString(text.Text);
                     break;
