@@ -18,6 +18,19 @@ public abstract record ClientMessage
 
     public static ClientMessage Parse(string json)
     {
+        try
+        {
+            return ParseDocument(json);
+        }
+        catch (InvalidOperationException)
+        {
+            // System.Text.Json refuses to read a string with an unpaired surrogate escape (\ud800).
+            return new Invalid("the message contains an invalid string (an unpaired UTF-16 surrogate)");
+        }
+    }
+
+    private static ClientMessage ParseDocument(string json)
+    {
         JsonDocument document;
         try
         {

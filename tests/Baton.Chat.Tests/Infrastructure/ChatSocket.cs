@@ -1,4 +1,5 @@
 using System.Net.WebSockets;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -11,6 +12,7 @@ public sealed class ChatSocket : IAsyncDisposable
 {
     private readonly ClientWebSocket _socket;
     private readonly List<JsonObject> _events = [];
+    private readonly ConditionalWeakTable<JsonObject, StrongBox<long>> _arrivals = new();
     private readonly Task _reading;
 
     private ChatSocket(ClientWebSocket socket)
@@ -29,6 +31,9 @@ public sealed class ChatSocket : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>When the frame arrived, in <see cref="System.Diagnostics.Stopwatch"/> ticks (for latency measurements).</summary>
+    public long ReceivedAt(JsonObject frame) => _arrivals.TryGetValue(frame, out var at) ? at.Value : 0;
 
     public WebSocketCloseStatus? CloseStatus => _socket.CloseStatus;
     public string? CloseDescription => _socket.CloseStatusDescription;
@@ -111,6 +116,7 @@ public sealed class ChatSocket : IAsyncDisposable
                     continue;
                 }
                 var frame = (JsonObject)JsonNode.Parse(message.ToArray())!;
+                _arrivals.Add(frame, new StrongBox<long>(System.Diagnostics.Stopwatch.GetTimestamp()));
                 message.SetLength(0);
                 lock (_events)
                 {

@@ -19,6 +19,9 @@ public sealed record CallTool(string Id, string Name, JsonObject Input) : Step;
 /// <summary>One scripted model answer. <see cref="BeforeChunk"/> runs before each streamed text piece (to hold a stream open).</summary>
 public sealed record ModelReply(IReadOnlyList<Step> Steps, int InputTokens = 12, int OutputTokens = 7, Func<int, CancellationToken, Task>? BeforeChunk = null)
 {
+    /// <summary>Text pieces produced while streaming (after the Say steps), e.g. stamped with the time they were sent.</summary>
+    public Func<CancellationToken, IAsyncEnumerable<string>>? Live { get; init; }
+
     public static ModelReply Text(string text, int inputTokens = 12, int outputTokens = 7) => new([new Say(text)], inputTokens, outputTokens);
 
     public static ModelReply Tool(string id, string name, JsonObject input) => new([new CallTool(id, name, input)]);
@@ -280,6 +283,16 @@ public sealed class FakeLlm : IAsyncDisposable
             }
             await SendAsync("content_block_stop", new JsonObject { ["index"] = index });
         }
+        if (reply.Live is { } live)
+        {
+            var index = reply.Steps.Count;
+            await SendAsync("content_block_start", new JsonObject { ["index"] = index, ["content_block"] = new JsonObject { ["type"] = "text", ["text"] = "" } });
+            await foreach (var piece in live(ct))
+            {
+                await SendAsync("content_block_delta", new JsonObject { ["index"] = index, ["delta"] = new JsonObject { ["type"] = "text_delta", ["text"] = piece } });
+            }
+            await SendAsync("content_block_stop", new JsonObject { ["index"] = index });
+        }
         await SendAsync("message_delta", new JsonObject
         {
             ["delta"] = new JsonObject { ["stop_reason"] = stop, ["stop_sequence"] = null },
@@ -336,6 +349,13 @@ public sealed class FakeLlm : IAsyncDisposable
                 await gate(chunk++, ct);
             }
             await ChunkAsync(new JsonObject { ["content"] = piece }, null);
+        }
+        if (reply.Live is { } live)
+        {
+            await foreach (var piece in live(ct))
+            {
+                await ChunkAsync(new JsonObject { ["content"] = piece }, null);
+            }
         }
         for (var index = 0; index < tools.Count; index++)
         {
