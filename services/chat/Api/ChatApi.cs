@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Threading.Channels;
 using Baton.Chat.Agent;
 using Baton.Chat.Permissions;
 using Baton.Chat.Profiles;
@@ -266,21 +265,22 @@ public sealed class ChatApi(
         await context.WriteResponseHeadersAsync(new Metadata { { StreamOpenHeader, "1" } });
 
         using var connection = CancellationTokenSource.CreateLinkedTokenSource(aborted, session.Lifetime.Token);
-        var outgoing = Channel.CreateBounded<ServerFrame>(new BoundedChannelOptions(256) { SingleReader = true });
-        var replay = Task.Run(async () =>
+        // Stream events and this connection's own replies share the response stream; the lock
+        // keeps their writes whole without a hand-off between threads on the hot path.
+        using var writeLock = new SemaphoreSlim(1, 1);
+        async Task WriteAsync(ServerFrame frame)
         {
+            await writeLock.WaitAsync(connection.Token);
             try
             {
-                await foreach (var stored in events.StreamAsync(chat.Id, open.AfterId, connection.Token))
-                {
-                    await outgoing.Writer.WriteAsync(new ServerFrame { Id = stored.Id, Json = ChatEvents.Frame(stored) }, connection.Token);
-                }
+                await responseStream.WriteAsync(frame, connection.Token);
             }
-            catch (OperationCanceledException)
+            finally
             {
+                writeLock.Release();
             }
-            outgoing.Writer.TryComplete();
-        });
+        }
+
         var incoming = Task.Run(async () =>
         {
             try
@@ -290,7 +290,7 @@ public sealed class ChatApi(
                     var frame = requestStream.Current;
                     if (frame.KindCase == ClientFrame.KindOneofCase.Message && HandleClientMessage(session, frame.Message) is { } reply)
                     {
-                        await outgoing.Writer.WriteAsync(new ServerFrame { Json = reply }, connection.Token);
+                        await WriteAsync(new ServerFrame { Json = reply });
                     }
                 }
             }
@@ -302,16 +302,16 @@ public sealed class ChatApi(
         });
         try
         {
-            await foreach (var frame in outgoing.Reader.ReadAllAsync(connection.Token))
+            await foreach (var stored in events.StreamAsync(chat.Id, open.AfterId, connection.Token))
             {
-                await responseStream.WriteAsync(frame, connection.Token);
+                await WriteAsync(new ServerFrame { Id = stored.Id, Json = ChatEvents.Frame(stored) });
             }
         }
-        catch (OperationCanceledException)
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or InvalidOperationException)
         {
         }
         await connection.CancelAsync();
-        await Task.WhenAll(replay, incoming);
+        await incoming;
     }
 
     /// <summary>Acts on one client message; returns a reply for this connection only (an error), or null.</summary>

@@ -248,8 +248,14 @@ public sealed class FakeLlm : IAsyncDisposable
         {
             ["message"] = new JsonObject
             {
-                ["id"] = id, ["type"] = "message", ["role"] = "assistant", ["model"] = model, ["content"] = new JsonArray(),
-                ["stop_reason"] = null, ["stop_sequence"] = null, ["usage"] = Usage(1),
+                ["id"] = id,
+                ["type"] = "message",
+                ["role"] = "assistant",
+                ["model"] = model,
+                ["content"] = new JsonArray(),
+                ["stop_reason"] = null,
+                ["stop_sequence"] = null,
+                ["usage"] = Usage(1),
             },
         });
         var chunk = 0;
@@ -320,7 +326,10 @@ public sealed class FakeLlm : IAsyncDisposable
             }
             await context.Response.WriteAsJsonAsync(new JsonObject
             {
-                ["id"] = id, ["object"] = "chat.completion", ["created"] = 1_700_000_000, ["model"] = model,
+                ["id"] = id,
+                ["object"] = "chat.completion",
+                ["created"] = 1_700_000_000,
+                ["model"] = model,
                 ["choices"] = new JsonArray(new JsonObject { ["index"] = 0, ["message"] = message, ["finish_reason"] = finish }),
                 ["usage"] = usage,
             }, ct);
@@ -364,7 +373,10 @@ public sealed class FakeLlm : IAsyncDisposable
             {
                 ["tool_calls"] = new JsonArray(new JsonObject
                 {
-                    ["index"] = index, ["id"] = tool.Id, ["type"] = "function", ["function"] = new JsonObject { ["name"] = tool.Name, ["arguments"] = "" },
+                    ["index"] = index,
+                    ["id"] = tool.Id,
+                    ["type"] = "function",
+                    ["function"] = new JsonObject { ["name"] = tool.Name, ["arguments"] = "" },
                 }),
             }, null);
             var json = tool.Input.ToJsonString();
