@@ -18,7 +18,7 @@ void Report(string line)
 }
 
 var concurrent = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 200;
-Report($"# Baton chat benchmarks\n\nMachine: {Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC. Whole system (BatonSystem: gateway, four services, redis-server), model fakes in this process.\n");
+Report($"# Baton chat benchmarks\n\nMachine: {Environment.ProcessorCount} cores, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC. Whole system (BatonSystem: gateway, four services, redis-server), model fakes in this process.\n");
 
 await using var system = await BatonSystem.StartAsync();
 using var http = system.CreateClient();
@@ -52,9 +52,35 @@ await using (var fake = await FakeLlm.StartAsync(_ => new ModelReply([]) { Live 
             latencies.Add(Stopwatch.GetElapsedTime(stamp, socket.ReceivedAt(e)).TotalMilliseconds);
         }
     }
+    // Baseline on the same machine at the same moment: the fake's SSE read straight from this process, no Baton in between.
+    var baseline = new List<double>();
+    using var direct = new HttpClient();
+    for (var turn = 0; turn < 2; turn++)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, fake.Url + "/v1/messages")
+        {
+            Content = JsonContent.Create(new { model = "bench", max_tokens = 100, stream = true, messages = new[] { new { role = "user", content = "x" } } }),
+        };
+        request.Headers.Add("x-api-key", fake.ApiKey);
+        request.Headers.Add("anthropic-version", "2023-06-01");
+        using var response = await direct.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        while (await reader.ReadLineAsync() is { } line)
+        {
+            var at = line.IndexOf("\"text\":\"t", StringComparison.Ordinal);
+            if (line.StartsWith("data:", StringComparison.Ordinal) && at >= 0)
+            {
+                var now = Stopwatch.GetTimestamp();
+                var digits = line.AsSpan(at + 9);
+                baseline.Add(Stopwatch.GetElapsedTime(long.Parse(digits[..digits.IndexOf(' ')], CultureInfo.InvariantCulture), now).TotalMilliseconds);
+            }
+        }
+    }
+    baseline.Sort();
     latencies.Sort();
     Report($"## Upstream token → WebSocket frame ({latencies.Count} tokens, 5 turns of 100 tokens 10 ms apart, Anthropic SSE)\n\n" +
-        $"p50 {Pct(latencies, 0.5):F2} ms, p90 {Pct(latencies, 0.9):F2} ms, p99 {Pct(latencies, 0.99):F2} ms, max {latencies[^1]:F2} ms (target p50 < 5 ms)\n");
+        $"p50 {Pct(latencies, 0.5):F2} ms, p90 {Pct(latencies, 0.9):F2} ms, p99 {Pct(latencies, 0.99):F2} ms, max {latencies[^1]:F2} ms (target p50 < 5 ms)\n\n" +
+        $"Baseline, the fake's SSE read directly by this process at the same time: p50 {Pct(baseline, 0.5):F2} ms, p90 {Pct(baseline, 0.9):F2} ms. Load average: {File.ReadAllText("/proc/loadavg").Split(' ')[0]}\n");
 }
 
 // 3. N concurrent streaming chats, every stream complete and exact.

@@ -30,6 +30,7 @@ public static class ChatServiceCollectionExtensions
         services.AddSingleton<ToolRegistry>();
         services.AddSingleton<PermissionStore>();
         services.AddSingleton<SandboxConfigStore>();
+        services.AddHostedService<InterruptedTurns>();
         services.AddGrpc().AddJsonTranscoding();
         return builder;
     }

@@ -276,6 +276,36 @@ public sealed class AgentTurnTests(ChatSystem chat)
     }
 
     [Fact]
+    public async Task ServiceRestartMidTurn_ClosesTheTurnAsInterrupted_AndTheChatGoesOn()
+    {
+        await using var fake = await FakeLlm.StartAsync(call => call.UserTexts[^1] == "first"
+            ? ModelReply.Tool("pending", "bash", new JsonObject { ["command"] = "touch x" })
+            : ModelReply.Text("second answer"));
+        await chat.SetPermissionsAsync("interactive");
+        var chatId = await chat.ChatAsync(await chat.ProfileAsync(fake, "anthropic"));
+        long lastSeen;
+        await using (var socket = await ChatSocket.ConnectAsync(chat.System, chatId))
+        {
+            await socket.SayAsync("first");
+            var request = await socket.WaitForTypeAsync("agent.tool_request");
+            lastSeen = (long)request["id"]!;
+        }
+        await chat.System.StopServiceAsync("chat");
+        await chat.System.StartServiceAsync("chat");
+
+        await using var resumed = await ChatSocket.ConnectAsync(chat.System, chatId, afterId: lastSeen);
+        var error = await resumed.WaitForTypeAsync("agent.error");
+        Assert.Equal("interrupted", (string)error["data"]!["code"]!);
+        await resumed.WaitForTypeAsync("agent.turn_complete");
+        var from = resumed.Events.Count;
+        await resumed.SayAsync("second");
+        await resumed.WaitForTypeAsync("agent.turn_complete", from);
+        var text = string.Concat(resumed.Events.Skip(from).Where(e => Type(e) == "agent.text_delta").Select(e => (string)e["data"]!["text"]!));
+        Assert.Equal("second answer", text);
+        Assert.Contains("interrupted", fake.AgentCalls[^1].ToolResult("pending"));
+    }
+
+    [Fact]
     public async Task MessagesSentDuringATurn_QueueInOrder()
     {
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -246,6 +246,25 @@ public sealed class RestRoutesTests(ChatSystem chat)
     }
 
     [Fact]
+    public async Task CreateChat_WithoutABody_UsesTheDefaults()
+    {
+        using var response = await chat.Http.PostAsync("/api/chats", null);
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var chatId = (string)(await response.Content.ReadFromJsonAsync<JsonObject>())!["chat_id"]!;
+        Assert.True(Guid.TryParse(chatId, out _));
+        using var deleted = await chat.Http.DeleteAsync($"/api/chats/{chatId}");
+        Assert.Equal(HttpStatusCode.OK, deleted.StatusCode);
+    }
+
+    [Fact]
+    public async Task ChatSocketRoute_WithoutAnUpgrade_Is400WithDetail()
+    {
+        using var response = await chat.Http.GetAsync($"/ws/{Guid.NewGuid()}");
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("WebSocket", (string)(await response.Content.ReadFromJsonAsync<JsonObject>())!["detail"]!);
+    }
+
+    [Fact]
     public async Task ProfileNameClash_Is409()
     {
         await using var fake = await FakeLlm.StartAsync(_ => ModelReply.Text("x"));

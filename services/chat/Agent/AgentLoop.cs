@@ -30,7 +30,9 @@ public sealed class AgentLoop(
                 await session.Busy.WaitAsync(session.Lifetime.Token);
                 try
                 {
+                    await store.SetTurnRunningAsync(session.ChatId, true, CancellationToken.None);
                     await RunTurnAsync(session, message);
+                    await store.SetTurnRunningAsync(session.ChatId, false, CancellationToken.None);
                 }
                 catch (OperationCanceledException) when (session.Lifetime.IsCancellationRequested)
                 {
@@ -297,9 +299,23 @@ public sealed class AgentLoop(
     {
         var current = await store.GetChatAsync(chat.Id, cancellation) ?? chat;
         var messages = new List<ChatMessage> { new(ChatRole.System, SystemPrompt(current)) };
+        var open = new List<FunctionCallContent>();
         foreach (var stored in await store.ActiveMessagesAsync(chat.Id, cancellation))
         {
-            messages.Add(Deserialize(stored.ContentJson));
+            var message = Deserialize(stored.ContentJson);
+            if (message.Role != ChatRole.Tool && open.Count > 0)
+            {
+                messages.Add(Unanswered(open, "interrupted"));
+                open = [];
+            }
+            var answered = message.Contents.OfType<FunctionResultContent>().Select(r => r.CallId).ToHashSet(StringComparer.Ordinal);
+            open = [.. open.Where(c => !answered.Contains(c.CallId)), .. message.Contents.OfType<FunctionCallContent>()];
+            messages.Add(message);
+        }
+        if (open.Count > 0)
+        {
+            // A call left without a result (the service stopped mid-turn) would make the provider refuse the whole history.
+            messages.Add(Unanswered(open, "interrupted"));
         }
         return messages;
     }
@@ -321,9 +337,11 @@ public sealed class AgentLoop(
             return;
         }
         // The model's protocol needs a result for every call it made before the next user message.
-        var results = calls.Select(c => (AIContent)new FunctionResultContent(c.CallId, $"Tool call not run: {reason}.")).ToList();
-        await store.AppendMessageAsync(chatId, "tool", Serialize(new ChatMessage(ChatRole.Tool, results)), isUserInput: false, time.GetUtcNow(), CancellationToken.None);
+        await store.AppendMessageAsync(chatId, "tool", Serialize(Unanswered(calls, reason)), isUserInput: false, time.GetUtcNow(), CancellationToken.None);
     }
+
+    private static ChatMessage Unanswered(IEnumerable<FunctionCallContent> calls, string reason) =>
+        new(ChatRole.Tool, [.. calls.Select(c => (AIContent)new FunctionResultContent(c.CallId, $"Tool call not run: {reason}."))]);
 
     private static object[] Describe(IEnumerable<FunctionCallContent> calls) =>
         [.. calls.Select(c => (object)new { id = c.CallId, name = c.Name, arguments = c.Arguments ?? new Dictionary<string, object?>() })];

@@ -50,6 +50,7 @@ public sealed class ChatStore(ChatOptions options)
             value TEXT NOT NULL
         )
         """,
+        "ALTER TABLE chats ADD COLUMN turn_running INTEGER NOT NULL DEFAULT 0",
     ];
 
     private readonly SqliteDatabase _database = new(Path.Combine(options.DataDir, "chat.db"), Migrations);
@@ -123,6 +124,31 @@ public sealed class ChatStore(ChatOptions options)
         command.Parameters.AddWithValue("$id", id);
         command.Parameters.AddWithValue("$tokens", tokens);
         await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>Marks a turn as running (or not), so a turn cut short by a restart is closed at the next start.</summary>
+    public async Task SetTurnRunningAsync(string id, bool running, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "UPDATE chats SET turn_running = $running WHERE id = $id";
+        command.Parameters.AddWithValue("$id", id);
+        command.Parameters.AddWithValue("$running", running ? 1 : 0);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<List<string>> InterruptedChatsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT id FROM chats WHERE turn_running = 1";
+        var ids = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            ids.Add(reader.GetString(0));
+        }
+        return ids;
     }
 
     public async Task<StoredMessage> AppendMessageAsync(string chatId, string role, string contentJson, bool isUserInput, DateTimeOffset now, CancellationToken cancellationToken)
