@@ -38,6 +38,10 @@ await using (var fake = await FakeLlm.StartAsync(_ => new ModelReply([]) { Live 
     var profile = await CreateProfileAsync(fake, "anthropic");
     var chatId = await CreateChatAsync(profile);
     var latencies = new List<double>();
+    var upstream = new List<double>();
+    var downstream = new List<double>();
+    var clockUtc = DateTime.UtcNow;
+    var clockTicks = Stopwatch.GetTimestamp();
     await using var socket = await ChatSocket.ConnectAsync(system, chatId);
     for (var turn = 0; turn < 5; turn++)
     {
@@ -48,8 +52,16 @@ await using (var fake = await FakeLlm.StartAsync(_ => new ModelReply([]) { Live 
         foreach (var e in socket.Events.Skip(from).Where(e => (string?)e["type"] == "agent.text_delta"))
         {
             var text = (string)e["data"]!["text"]!;
-            var stamp = long.Parse(text.AsSpan(1, text.IndexOf(' ', StringComparison.Ordinal) - 1), CultureInfo.InvariantCulture);
-            latencies.Add(Stopwatch.GetElapsedTime(stamp, socket.ReceivedAt(e)).TotalMilliseconds);
+            var parts = text[1..].Trim().Split('/');
+            var stamp = long.Parse(parts[0], CultureInfo.InvariantCulture);
+            var sentUtc = new DateTime(long.Parse(parts[1], CultureInfo.InvariantCulture), DateTimeKind.Utc);
+            var arrived = socket.ReceivedAt(e);
+            latencies.Add(Stopwatch.GetElapsedTime(stamp, arrived).TotalMilliseconds);
+            // Split at the envelope's timestamp, taken when the chat service had the token from the SDK.
+            var emitted = DateTime.Parse((string)e["timestamp"]!, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal);
+            var arrivedUtc = clockUtc + Stopwatch.GetElapsedTime(clockTicks, arrived);
+            upstream.Add((emitted - sentUtc).TotalMilliseconds);
+            downstream.Add((arrivedUtc - emitted).TotalMilliseconds);
         }
     }
     // Baseline on the same machine at the same moment: the fake's SSE read straight from this process, no Baton in between.
@@ -72,14 +84,17 @@ await using (var fake = await FakeLlm.StartAsync(_ => new ModelReply([]) { Live 
             {
                 var now = Stopwatch.GetTimestamp();
                 var digits = line.AsSpan(at + 9);
-                baseline.Add(Stopwatch.GetElapsedTime(long.Parse(digits[..digits.IndexOf(' ')], CultureInfo.InvariantCulture), now).TotalMilliseconds);
+                baseline.Add(Stopwatch.GetElapsedTime(long.Parse(digits[..digits.IndexOf('/')], CultureInfo.InvariantCulture), now).TotalMilliseconds);
             }
         }
     }
     baseline.Sort();
     latencies.Sort();
+    upstream.Sort();
+    downstream.Sort();
     Report($"## Upstream token → WebSocket frame ({latencies.Count} tokens, 5 turns of 100 tokens 10 ms apart, Anthropic SSE)\n\n" +
         $"p50 {Pct(latencies, 0.5):F2} ms, p90 {Pct(latencies, 0.9):F2} ms, p99 {Pct(latencies, 0.99):F2} ms, max {latencies[^1]:F2} ms (target p50 < 5 ms)\n\n" +
+        $"Split at the envelope timestamp: fake → chat service has the token (SDK, agent loop) p50 {Pct(upstream, 0.5):F2} ms; envelope → WebSocket frame (event log commit, Converse, gateway bridge) p50 {Pct(downstream, 0.5):F2} ms\n\n" +
         $"Baseline, the fake's SSE read directly by this process at the same time: p50 {Pct(baseline, 0.5):F2} ms, p90 {Pct(baseline, 0.9):F2} ms. Load average: {File.ReadAllText("/proc/loadavg").Split(' ')[0]}\n");
 }
 
@@ -135,7 +150,7 @@ static async IAsyncEnumerable<string> Stamped([EnumeratorCancellation] Cancellat
     for (var i = 0; i < 100; i++)
     {
         await Task.Delay(10, ct);
-        yield return $"t{Stopwatch.GetTimestamp()} ";
+        yield return $"t{Stopwatch.GetTimestamp()}/{DateTime.UtcNow.Ticks} ";
     }
 }
 

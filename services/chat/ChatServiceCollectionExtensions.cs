@@ -6,6 +6,7 @@ using Baton.Chat.Sandbox;
 using Baton.Chat.Tools;
 using Baton.Chat.Storage;
 using Baton.ServiceDefaults.Configuration;
+using Baton.ServiceDefaults.Validation;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Baton.Chat;
@@ -31,7 +32,7 @@ public static class ChatServiceCollectionExtensions
         services.AddSingleton<PermissionStore>();
         services.AddSingleton<SandboxConfigStore>();
         services.AddHostedService<InterruptedTurns>();
-        services.AddGrpc().AddJsonTranscoding();
+        services.AddBatonGrpc();
         return builder;
     }
 

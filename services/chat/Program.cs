@@ -1,5 +1,6 @@
 using Baton.Chat;
 using Baton.ServiceDefaults.Hosting;
+using Baton.ServiceDefaults.Validation;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults("chat");
@@ -7,6 +8,7 @@ builder.AddChatService();
 
 var app = builder.Build();
 app.UseInternalCallerCheck();
+app.UseRequestValidation();
 app.UseHttpStatusOverride();
 app.MapDefaultEndpoints();
 app.MapChatService();

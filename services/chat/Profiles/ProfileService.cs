@@ -1,6 +1,7 @@
 using Baton.Chat.Api;
 using Baton.Chat.Storage;
 using Baton.Contracts.Chat.V1;
+using Baton.ServiceDefaults.Security;
 using Grpc.Core;
 
 namespace Baton.Chat.Profiles;
@@ -21,7 +22,7 @@ public sealed record ResolvedProfile(string Name, string Provider, string Model,
 /// <summary>Model profiles (NOTES §2.4): validated, API keys sealed at rest and masked on the way out, and the default.</summary>
 public sealed class ProfileService(ChatStore store, SecretBox secrets)
 {
-    public const string Mask = "********";
+    public const string Mask = Secrets.Mask;
     public static readonly string[] Providers = ["anthropic", "openai", "ollama"];
     private const string DefaultKey = "default_profile";
 

@@ -6,6 +6,7 @@ using Baton.Contracts.Chat.V1;
 using Baton.Gateway.Errors;
 using Baton.Gateway.Logs;
 using Baton.Gateway.Streaming;
+using Baton.ServiceDefaults.Events;
 using Grpc.Core;
 
 namespace Baton.Gateway.Bridges;
@@ -22,7 +23,9 @@ public static class ChatBridge
     public const WebSocketCloseStatus Unauthorized = (WebSocketCloseStatus)4001;
     public const WebSocketCloseStatus TryAgainLater = (WebSocketCloseStatus)1013;
     private const string StreamOpenHeader = "baton-stream";
-    private const int Buffer = 1024;
+    // What one client may fall behind by before it is cut off (it resumes with after_id).
+    private const int BufferFrames = 4096;
+    private const long BufferBytes = 4 * 1024 * 1024;
     private const int MaxMessage = 1024 * 1024;
 
     public static IEndpointRouteBuilder MapChatBridge(this IEndpointRouteBuilder app)
@@ -88,7 +91,7 @@ public static class ChatBridge
             return;
         }
 
-        var frames = Channel.CreateBounded<ServerFrame>(new BoundedChannelOptions(Buffer) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
+        var frames = new BoundedBuffer<ServerFrame>(BufferFrames, BufferBytes, f => f.Json.Length * 2L);
         var cutOff = 0;
         var reading = Task.Run(async () =>
         {
@@ -96,18 +99,18 @@ public static class ChatBridge
             {
                 await foreach (var frame in call.ResponseStream.ReadAllAsync(closed.Token))
                 {
-                    if (!frames.Writer.TryWrite(frame))
+                    if (!frames.TryWrite(frame))
                     {
                         // The client cannot keep up: never hold the service back; it resumes by id.
                         Interlocked.Exchange(ref cutOff, 1);
                         break;
                     }
                 }
-                frames.Writer.TryComplete();
+                frames.TryComplete();
             }
             catch (Exception ex)
             {
-                frames.Writer.TryComplete(ex);
+                frames.TryComplete(ex);
             }
         });
         var input = PumpInputAsync(socket, call.RequestStream, closed);
