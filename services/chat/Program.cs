@@ -1,15 +1,18 @@
-using Baton.Chat.Status;
+using Baton.Chat;
 using Baton.ServiceDefaults.Hosting;
 using Baton.ServiceDefaults.Validation;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults("chat");
-builder.Services.AddBatonGrpc();
+builder.AddChatService();
 
 var app = builder.Build();
 app.UseInternalCallerCheck();
 app.UseRequestValidation();
 app.UseHttpStatusOverride();
 app.MapDefaultEndpoints();
-app.MapGrpcService<ChatStatusService>();
+app.MapChatService();
 app.Run();
+
+/// <summary>Visible to WebApplicationFactory in tests.</summary>
+public partial class Program;

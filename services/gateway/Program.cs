@@ -28,5 +28,6 @@ app.MapTerminalBridge();
 app.MapSessionTerminalBridge();
 app.MapFileEventsBridge();
 app.MapGestaltStreamsBridge();
+app.MapChatBridge();
 app.MapReverseProxy();
 app.Run();

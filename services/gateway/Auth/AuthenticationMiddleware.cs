@@ -129,6 +129,11 @@ public sealed class AuthenticationMiddleware(
 
     private static Task Refuse(HttpContext context, int status, string message)
     {
+        if (status == StatusCodes.Status401Unauthorized && Bridges.ChatBridge.IsChatSocket(context))
+        {
+            // 001_* clients learn of a bad token from the close code (Clotho's 4001), not an HTTP status.
+            return Bridges.ChatBridge.AcceptAndCloseAsync(context, Bridges.ChatBridge.Unauthorized, "Unauthorized");
+        }
         if (context.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) == true)
         {
             context.Response.StatusCode = StatusCodes.Status200OK;
