@@ -1,13 +1,20 @@
-using Baton.Integrations.Platform;
+using Baton.Integrations;
+using Baton.Integrations.Api;
+using Baton.Integrations.Bindings;
+using Baton.Integrations.Connections;
 using Baton.ServiceDefaults.Hosting;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults("integrations");
-builder.Services.AddGrpc().AddJsonTranscoding();
+builder.AddIntegrations();
 
 var app = builder.Build();
 app.UseInternalCallerCheck();
+app.UseRequestLimits();
 app.UseHttpStatusOverride();
 app.MapDefaultEndpoints();
-app.MapGrpcService<PlatformApi>();
+app.MapGrpcService<IntegrationsApi>();
+app.MapBrowserEndpoints();
+app.MapBindingRoutes();
+app.MapMcp("/mcp");
 app.Run();
