@@ -37,6 +37,16 @@ public sealed class IntegrationsFixture : IAsyncLifetime
         Auth = await TestOAuthServer.StartAsync(TimeSpan.FromHours(1));
         ShortAuth = await TestOAuthServer.StartAsync(TimeSpan.FromSeconds(5));
         Upstream = await TestUpstream.StartAsync();
+        // The first request to an in-process server pays its JIT; on a loaded machine that can take
+        // longer than Baton's 30 s timeout for identity providers, so pay it before Baton starts.
+        using (var warmup = new HttpClient { Timeout = TimeSpan.FromMinutes(2) })
+        {
+            foreach (var server in new[] { Auth, ShortAuth })
+            {
+                (await warmup.GetAsync(new Uri(server.Issuer, ".well-known/openid-configuration"))).Dispose();
+                (await warmup.GetAsync(new Uri(server.Issuer, ".well-known/jwks"))).Dispose();
+            }
+        }
         Upstream.IsValidBearer = token => Auth.IssuedAccessTokens.Contains(token) || ShortAuth.IssuedAccessTokens.Contains(token);
         ConfigDir = Directory.CreateTempSubdirectory("baton-integrations-config-").FullName;
         await File.WriteAllTextAsync(Path.Combine(ConfigDir, "integrations.yaml"), ConfigYaml(Auth, ShortAuth, Upstream));
@@ -53,6 +63,10 @@ public sealed class IntegrationsFixture : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        if (Environment.GetEnvironmentVariable("BATON_TEST_DUMP_OUTPUT") is { Length: > 0 } dump)
+        {
+            await File.WriteAllTextAsync(dump, System.Output);
+        }
         await System.DisposeAsync();
         await Auth.DisposeAsync();
         await ShortAuth.DisposeAsync();
