@@ -59,33 +59,33 @@ public sealed class PlatformLogin(
         switch (auth.Provider)
         {
             case "local":
-            {
-                var code = Base64Url(RandomNumberGenerator.GetBytes(32));
-                await SaveStateAsync(state, new LoginState(clientState ?? "", callbackPort, null, null, code), cancellationToken);
-                return QueryHelpers.AddQueryString(settings.Current.Server.LoginRedirectUrl, new Dictionary<string, string?> { ["code"] = code, ["state"] = state });
-            }
-            case "oidc":
-            {
-                var configuration = await DiscoverAsync(auth, cancellationToken);
-                var nonce = Base64Url(RandomNumberGenerator.GetBytes(32));
-                var (verifier, challenge) = auth.Pkce ? OAuthClient.CreatePkce() : (null, null);
-                await SaveStateAsync(state, new LoginState(clientState ?? "", callbackPort, nonce, verifier, null), cancellationToken);
-                var query = new Dictionary<string, string?>
                 {
-                    ["response_type"] = "code",
-                    ["client_id"] = auth.ClientId,
-                    ["redirect_uri"] = auth.RedirectUrl,
-                    ["scope"] = string.Join(' ', auth.Scopes),
-                    ["state"] = state,
-                    ["nonce"] = nonce,
-                };
-                if (challenge is not null)
-                {
-                    query["code_challenge"] = challenge;
-                    query["code_challenge_method"] = "S256";
+                    var code = Base64Url(RandomNumberGenerator.GetBytes(32));
+                    await SaveStateAsync(state, new LoginState(clientState ?? "", callbackPort, null, null, code), cancellationToken);
+                    return QueryHelpers.AddQueryString(settings.Current.Server.LoginRedirectUrl, new Dictionary<string, string?> { ["code"] = code, ["state"] = state });
                 }
-                return QueryHelpers.AddQueryString(configuration.AuthorizationEndpoint, query);
-            }
+            case "oidc":
+                {
+                    var configuration = await DiscoverAsync(auth, cancellationToken);
+                    var nonce = Base64Url(RandomNumberGenerator.GetBytes(32));
+                    var (verifier, challenge) = auth.Pkce ? OAuthClient.CreatePkce() : (null, null);
+                    await SaveStateAsync(state, new LoginState(clientState ?? "", callbackPort, nonce, verifier, null), cancellationToken);
+                    var query = new Dictionary<string, string?>
+                    {
+                        ["response_type"] = "code",
+                        ["client_id"] = auth.ClientId,
+                        ["redirect_uri"] = auth.RedirectUrl,
+                        ["scope"] = string.Join(' ', auth.Scopes),
+                        ["state"] = state,
+                        ["nonce"] = nonce,
+                    };
+                    if (challenge is not null)
+                    {
+                        query["code_challenge"] = challenge;
+                        query["code_challenge_method"] = "S256";
+                    }
+                    return QueryHelpers.AddQueryString(configuration.AuthorizationEndpoint, query);
+                }
             default:
                 throw IntegrationException.BadRequest("platform login is not configured (auth provider none)");
         }
