@@ -254,4 +254,44 @@ public sealed class ConnectAndInvokeTests(IntegrationsFixture fixture)
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
         Assert.Equal("operation \"listTenants\" not found on integration \"petstore\"", (await unknown.Content.ReadFromJsonAsync<JsonObject>())!["error"]!.GetValue<string>());
     }
+
+    [Fact]
+    public async Task EditingIntegrationsYaml_AppliesLive_AndABrokenEditIsIgnored()
+    {
+        var path = Path.Combine(fixture.ConfigDir, "integrations.yaml");
+        var original = await File.ReadAllTextAsync(path);
+        var session = await fixture.LoginAsync(IntegrationsFixture.NewEmail("reload"));
+        using var client = fixture.Client(session);
+        try
+        {
+            await File.WriteAllTextAsync(path, original.Replace("integrations:\n", "integrations:\n  weather:\n    plugin:\n      base_url: https://weather.example.com\n      operations:\n        - {name: today, path: /today}\n", StringComparison.Ordinal));
+            await Baton.Testing.Eventually.WaitAsync(async () =>
+            {
+                using var list = await client.GetAsync("/api/v1/integrations");
+                return (await list.Content.ReadAsStringAsync()).Contains("\"weather\"", StringComparison.Ordinal);
+            }, TimeSpan.FromSeconds(30), "the new integration is listed");
+
+            // A broken edit is logged and ignored: the last good settings stay.
+            var ignoredBefore = CountIgnored();
+            await File.WriteAllTextAsync(path, original + "\nunknown_section: {}\n");
+            await Baton.Testing.Eventually.WaitAsync(() => Task.FromResult(CountIgnored() > ignoredBefore), TimeSpan.FromSeconds(30), "the broken edit is reported");
+            using (var list = await client.GetAsync("/api/v1/integrations"))
+            {
+                Assert.Contains("\"weather\"", await list.Content.ReadAsStringAsync());
+            }
+
+            await File.WriteAllTextAsync(path, original);
+            await Baton.Testing.Eventually.WaitAsync(async () =>
+            {
+                using var list = await client.GetAsync("/api/v1/integrations");
+                return !(await list.Content.ReadAsStringAsync()).Contains("\"weather\"", StringComparison.Ordinal);
+            }, TimeSpan.FromSeconds(30), "the integration is gone again");
+        }
+        finally
+        {
+            await File.WriteAllTextAsync(path, original);
+        }
+    }
+
+    private int CountIgnored() => fixture.System.Output.Split('\n').Count(line => line.Contains("Ignored an edit of", StringComparison.Ordinal));
 }

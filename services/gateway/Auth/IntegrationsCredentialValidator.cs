@@ -85,7 +85,15 @@ public sealed class IntegrationsCredentialValidator(
 
     public void Clear() => _cache.Clear();
 
-    public static string Hash(string token) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(token))).ToLowerInvariant();
+    public static string Hash(string token)
+    {
+        // Every authenticated request hashes its token: no intermediate allocations on this path.
+        Span<byte> utf8 = stackalloc byte[MaxTokenLength * 3];
+        var length = Encoding.UTF8.GetBytes(token, utf8);
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(utf8[..length], hash);
+        return Convert.ToHexStringLower(hash);
+    }
 
     private static string Kind(string token) => token.StartsWith(ApiTokenPrefix, StringComparison.Ordinal) ? "API token" : "session token";
 }

@@ -250,9 +250,11 @@ public sealed class ConnectionService(
         {
             throw IntegrationException.BadRequest("candidate_index or candidate_id is required");
         }
-        var consumed = await store.GetStateAsync(TokenHash.Of(token), PendingKind, consume: true, cancellationToken)
-            ?? throw new IntegrationException(StatusCodes.Status410Gone, "invalid or expired pending connection");
-        _ = consumed;
+        // Consumed before storing: of two concurrent choices only one wins.
+        if (await store.GetStateAsync(TokenHash.Of(token), PendingKind, consume: true, cancellationToken) is null)
+        {
+            throw new IntegrationException(StatusCodes.Status410Gone, "invalid or expired pending connection");
+        }
         var expiresAt = pending.ExpiresAtMs is { } ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : (DateTimeOffset?)null;
         await store.SaveConnectionAsync(pending.Owner, pending.Integration, pending.Connection, pending.Instance, Merge(pending.Secret, selected), expiresAt, cancellationToken);
         return pending.Integration;

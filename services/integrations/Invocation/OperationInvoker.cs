@@ -170,7 +170,8 @@ public sealed class OperationInvoker(ConnectionService connections, IHttpClientF
         return value is JsonValue v && v.TryGetValue<string>(out var text) ? text : throw IntegrationException.BadRequest($"{key} must be a string");
     }
 
-    private static string Scalar(JsonNode value) => value is JsonValue v && v.TryGetValue<string>(out var text)
-        ? text
-        : value.ToJsonString(new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+    private static readonly JsonSerializerOptions RelaxedJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>A parameter as it goes into a path, query or header: strings as they are, anything else as its JSON text.</summary>
+    private static string Scalar(JsonNode value) => value is JsonValue v && v.TryGetValue<string>(out var text) ? text : value.ToJsonString(RelaxedJson);
 }

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Baton.Integrations.Api;
@@ -255,6 +254,4 @@ public sealed class PlatformLogin(
         string.IsNullOrEmpty(token) ? Task.FromResult(false) : tokens.EndSessionAsync(token, cancellationToken);
 
     private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-
-    internal static string Utf8(byte[] bytes) => Encoding.UTF8.GetString(bytes);
 }
