@@ -21,6 +21,8 @@ public sealed class DurableEventLog : IAsyncDisposable
 {
     private const int MaxBatch = 1024;
     private const int LiveBuffer = 4096;
+    /// <summary>What one live reader may hold, and what one catch-up page may read, whatever the size of the events.</summary>
+    private const long ReaderBytes = 1024 * 1024;
 
     private static readonly string[] Migrations =
     [
@@ -64,7 +66,11 @@ public sealed class DurableEventLog : IAsyncDisposable
         return await pending.Completion.Task.WaitAsync(cancellationToken);
     }
 
-    public async Task<IReadOnlyList<StoredEvent>> ReadAsync(string stream, long afterId, int limit, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<StoredEvent>> ReadAsync(string stream, long afterId, int limit, CancellationToken cancellationToken = default) =>
+        ReadAsync(stream, afterId, limit, long.MaxValue, cancellationToken);
+
+    /// <summary>At most <paramref name="limit"/> events after <paramref name="afterId"/>, stopping once <paramref name="maxBytes"/> of payload are read (always at least one).</summary>
+    public async Task<IReadOnlyList<StoredEvent>> ReadAsync(string stream, long afterId, int limit, long maxBytes, CancellationToken cancellationToken = default)
     {
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
@@ -76,11 +82,14 @@ public sealed class DurableEventLog : IAsyncDisposable
         command.Parameters.AddWithValue("$after", afterId);
         command.Parameters.AddWithValue("$limit", limit);
         var events = new List<StoredEvent>();
+        long bytes = 0;
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
+        while (bytes < maxBytes && await reader.ReadAsync(cancellationToken))
         {
-            events.Add(new StoredEvent(reader.GetInt64(0), reader.GetString(1), reader.GetInt64(2), reader.GetString(3), reader.GetString(4),
-                DateTimeOffset.Parse(reader.GetString(5), CultureInfo.InvariantCulture)));
+            var stored = new StoredEvent(reader.GetInt64(0), reader.GetString(1), reader.GetInt64(2), reader.GetString(3), reader.GetString(4),
+                DateTimeOffset.Parse(reader.GetString(5), CultureInfo.InvariantCulture));
+            events.Add(stored);
+            bytes += SizeOf(stored);
         }
         return events;
     }
@@ -100,21 +109,22 @@ public sealed class DurableEventLog : IAsyncDisposable
                 Interlocked.Exchange(ref live.Overflowed, 0);
                 while (true)
                 {
-                    var page = await ReadAsync(stream, last, 2000, cancellationToken);
+                    // Pages are bounded in bytes too, so a slow reader of large events holds little while it catches up.
+                    var page = await ReadAsync(stream, last, 2000, ReaderBytes, cancellationToken);
                     foreach (var stored in page)
                     {
                         yield return stored;
                         last = stored.Id;
                     }
-                    if (page.Count < 2000)
+                    if (page.Count == 0)
                     {
                         break;
                     }
                 }
 
-                while (Volatile.Read(ref live.Overflowed) == 0 && await live.Channel.Reader.WaitToReadAsync(cancellationToken))
+                while (Volatile.Read(ref live.Overflowed) == 0 && await live.Buffer.Reader.WaitToReadAsync(cancellationToken))
                 {
-                    while (Volatile.Read(ref live.Overflowed) == 0 && live.Channel.Reader.TryRead(out var next))
+                    while (Volatile.Read(ref live.Overflowed) == 0 && live.Buffer.Reader.TryRead(out var next))
                     {
                         if (next.Id > last)
                         {
@@ -124,7 +134,7 @@ public sealed class DurableEventLog : IAsyncDisposable
                     }
                 }
                 // The live buffer overflowed: drop it and catch up from the database.
-                while (live.Channel.Reader.TryRead(out _))
+                while (live.Buffer.Reader.TryRead(out _))
                 {
                 }
             }
@@ -259,7 +269,7 @@ public sealed class DurableEventLog : IAsyncDisposable
         {
             foreach (var reader in readers.Keys)
             {
-                if (!reader.Channel.Writer.TryWrite(stored))
+                if (!reader.Buffer.TryWrite(stored))
                 {
                     Interlocked.Exchange(ref reader.Overflowed, 1);
                 }
@@ -286,10 +296,11 @@ public sealed class DurableEventLog : IAsyncDisposable
         public TaskCompletionSource<StoredEvent> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
+    internal static long SizeOf(StoredEvent stored) => 2L * (stored.PayloadJson.Length + stored.EventType.Length + stored.Stream.Length) + 64;
+
     private sealed class LiveReader
     {
-        public readonly Channel<StoredEvent> Channel = System.Threading.Channels.Channel.CreateBounded<StoredEvent>(
-            new BoundedChannelOptions(LiveBuffer) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
+        public readonly BoundedBuffer<StoredEvent> Buffer = new(LiveBuffer, ReaderBytes, SizeOf);
         public int Overflowed;
     }
 }

@@ -13,7 +13,7 @@ public readonly record struct BusDelivery<T>(T? Message, bool IsGap);
 
 /// <summary>Thrown to a subscriber that fell behind its bounded buffer: it was cut off and should resume by id.</summary>
 public sealed class SubscriberTooSlowException(string topic, int capacity)
-    : Exception($"subscriber to '{topic}' fell more than {capacity} messages behind and was cut off");
+    : Exception($"subscriber to '{topic}' fell more than {capacity} messages behind (or past its byte budget) and was cut off");
 
 public interface IEventSubscription<T> : IAsyncDisposable
 {

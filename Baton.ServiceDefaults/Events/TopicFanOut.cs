@@ -60,22 +60,24 @@ internal readonly record struct RawDelivery(string? Json, bool IsGap);
 
 internal sealed class LocalSubscriber(string topic, int capacity, Action<LocalSubscriber> onDispose)
 {
-    private readonly Channel<RawDelivery> _channel = Channel.CreateBounded<RawDelivery>(
-        new BoundedChannelOptions(capacity) { SingleReader = true, SingleWriter = false, FullMode = BoundedChannelFullMode.Wait });
+    /// <summary>However many messages a subscriber may queue, it never holds more than this.</summary>
+    public const long MaxBytes = 4 * 1024 * 1024;
+
+    private readonly BoundedBuffer<RawDelivery> _buffer = new(capacity, MaxBytes, d => 2L * (d.Json?.Length ?? 0) + 32);
 
     public string Topic { get; } = topic;
 
     public void Offer(RawDelivery delivery)
     {
-        if (!_channel.Writer.TryWrite(delivery))
+        if (!_buffer.TryWrite(delivery))
         {
-            _channel.Writer.TryComplete(new SubscriberTooSlowException(Topic, capacity));
+            _buffer.TryComplete(new SubscriberTooSlowException(Topic, capacity));
         }
     }
 
     public async IAsyncEnumerable<BusDelivery<T>> ReadAllAsync<T>([EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await foreach (var raw in _channel.Reader.ReadAllAsync(cancellationToken))
+        await foreach (var raw in _buffer.Reader.ReadAllAsync(cancellationToken))
         {
             if (raw.IsGap)
             {
@@ -88,7 +90,7 @@ internal sealed class LocalSubscriber(string topic, int capacity, Action<LocalSu
 
     public void Close()
     {
-        _channel.Writer.TryComplete();
+        _buffer.TryComplete();
         onDispose(this);
     }
 }

@@ -43,6 +43,8 @@ public static class ServiceDefaultsExtensions
         builder.AddEventBus();
         var forwarder = new LogForwardingProvider(serviceName);
         builder.Logging.AddProvider(forwarder);
+        builder.Logging.AddConsole(console => console.FormatterName = CappedConsoleFormatter.FormatterName)
+            .AddConsoleFormatter<CappedConsoleFormatter, Microsoft.Extensions.Logging.Console.ConsoleFormatterOptions>();
         builder.Services.AddSingleton(forwarder);
         builder.Services.AddHostedService<LogForwardingService>();
         builder.Services.AddHostedService<ParentProcessWatcher>();

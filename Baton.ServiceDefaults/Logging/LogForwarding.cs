@@ -56,12 +56,12 @@ public sealed class LogForwardingProvider(string serviceName) : ILoggerProvider
                 {
                     if (key != "{OriginalFormat}")
                     {
-                        attributes[key] = Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? "";
+                        attributes[key] = LogText.Cap(Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? "");
                     }
                 }
             }
             provider.Write(new LogMessage(DateTimeOffset.UtcNow, provider._serviceName, logLevel.ToString(), category,
-                formatter(state, exception), exception?.ToString(), attributes));
+                LogText.Cap(formatter(state, exception)), exception is null ? null : LogText.Cap(exception.ToString()), attributes));
         }
     }
 

@@ -15,6 +15,7 @@ builder.AddGateway();
 var app = builder.Build();
 app.UseRequestMetrics();
 app.UseWebSockets();
+app.UseRequestBodyLimits();
 app.UseMiddleware<AuthenticationMiddleware>();
 app.UseOwnRouteErrorShaping();
 app.MapReadiness();

@@ -6,7 +6,9 @@ using Baton.Git.GitHub;
 using Baton.Git.Repos;
 using Baton.Git.Storage;
 using Baton.Git.Workspaces;
+using Baton.Git.Infrastructure;
 using Baton.ServiceDefaults.Configuration;
+using Baton.ServiceDefaults.Validation;
 
 namespace Baton.Git;
 
@@ -26,7 +28,7 @@ public static class GitServiceCollectionExtensions
         services.AddSingleton<FileEventHub>();
         services.AddHostedService(sp => sp.GetRequiredService<FileEventHub>());
         services.AddHttpClient<GitHubClient>(c => c.Timeout = TimeSpan.FromSeconds(30));
-        services.AddGrpc().AddJsonTranscoding();
+        services.AddBatonGrpc(GitErrors.Map);
         return builder;
     }
 

@@ -1,5 +1,6 @@
 using Baton.Git;
 using Baton.ServiceDefaults.Hosting;
+using Baton.ServiceDefaults.Validation;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults("git");
@@ -7,6 +8,7 @@ builder.AddGitService();
 
 var app = builder.Build();
 app.UseInternalCallerCheck();
+app.UseRequestValidation();
 app.UseHttpStatusOverride();
 app.MapDefaultEndpoints();
 app.MapGitService();

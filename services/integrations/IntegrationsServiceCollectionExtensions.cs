@@ -12,7 +12,7 @@ using Baton.Integrations.Tokens;
 using Baton.ServiceDefaults.Configuration;
 using Baton.ServiceDefaults.Hosting;
 using Baton.ServiceDefaults.Storage;
-using Microsoft.AspNetCore.Http.Features;
+using Baton.ServiceDefaults.Validation;
 
 namespace Baton.Integrations;
 
@@ -45,7 +45,7 @@ public static class IntegrationsServiceCollectionExtensions
         services.AddHttpClient(OperationInvoker.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false, PooledConnectionLifetime = TimeSpan.FromMinutes(2) });
 
-        services.AddGrpc().AddJsonTranscoding();
+        services.AddBatonGrpc();
         services.AddBatonGrpcClient<RunsService.RunsServiceClient>("runs");
         services.AddBatonGrpcClient<GitRestService.GitRestServiceClient>("git");
 
@@ -60,27 +60,20 @@ public static class IntegrationsServiceCollectionExtensions
     }
 
     /// <summary>
-    /// The 1 MB request body limit of the 002_* routes (gestaltd's), answered as 413 in the route
-    /// family's shape; a malformed request body is a 400, never a 500.
+    /// Bodies the request gate (UseRequestValidation) does not buffer (forms, webhook and proxy
+    /// bodies) are capped while the handler reads them; running over the cap, or a malformed body,
+    /// is a 413/400 in the route family's shape, never a 500.
     /// </summary>
-    public static IApplicationBuilder UseRequestLimits(this IApplicationBuilder app) => app.Use(async (context, next) =>
+    public static IApplicationBuilder UseBodyReadErrors(this IApplicationBuilder app) => app.Use(async (context, next) =>
     {
-        if (context.Request.ContentLength > IntegrationsApi.MaxInvokeBodyBytes)
-        {
-            await BrowserEndpoints.WriteErrorAsync(context, new IntegrationException(StatusCodes.Status413PayloadTooLarge, "request body too large (limit 1 MB)"));
-            return;
-        }
-        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-        {
-            limit.MaxRequestBodySize = IntegrationsApi.MaxInvokeBodyBytes;
-        }
         try
         {
             await next(context);
         }
         catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
         {
-            await BrowserEndpoints.WriteErrorAsync(context, new IntegrationException(ex.StatusCode, ex.StatusCode == 413 ? "request body too large (limit 1 MB)" : "malformed request"));
+            await BrowserEndpoints.WriteErrorAsync(context, new IntegrationException(ex.StatusCode,
+                ex.StatusCode == StatusCodes.Status413PayloadTooLarge ? "request body too large (limit 1 MB)" : "malformed request"));
         }
     });
 }

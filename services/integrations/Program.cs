@@ -3,6 +3,7 @@ using Baton.Integrations.Api;
 using Baton.Integrations.Bindings;
 using Baton.Integrations.Connections;
 using Baton.ServiceDefaults.Hosting;
+using Baton.ServiceDefaults.Validation;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults("integrations");
@@ -10,7 +11,8 @@ builder.AddIntegrations();
 
 var app = builder.Build();
 app.UseInternalCallerCheck();
-app.UseRequestLimits();
+app.UseRequestValidation();
+app.UseBodyReadErrors();
 app.UseHttpStatusOverride();
 app.MapDefaultEndpoints();
 app.MapGrpcService<IntegrationsApi>();

@@ -1,6 +1,7 @@
 using Baton.Runs;
 using Baton.Runs.Api;
 using Baton.ServiceDefaults.Hosting;
+using Baton.ServiceDefaults.Validation;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults("runs");
@@ -8,6 +9,7 @@ builder.AddRuns();
 
 var app = builder.Build();
 app.UseInternalCallerCheck();
+app.UseRequestValidation();
 app.UseHttpStatusOverride();
 app.MapDefaultEndpoints();
 app.MapGrpcService<RunsApi>();

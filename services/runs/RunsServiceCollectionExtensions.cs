@@ -8,6 +8,7 @@ using Baton.Runs.Storage;
 using Baton.Runs.Terminals;
 using Baton.ServiceDefaults.Configuration;
 using Baton.ServiceDefaults.Hosting;
+using Baton.ServiceDefaults.Validation;
 
 namespace Baton.Runs;
 
@@ -17,7 +18,7 @@ public static class RunsServiceCollectionExtensions
     public static WebApplicationBuilder AddRuns(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
-        services.AddGrpc().AddJsonTranscoding();
+        services.AddBatonGrpc();
         services.AddSingleton(RunsConfiguration.FromConfiguration(builder.Configuration));
         services.AddSingleton(sp => new RunsStore(Path.Combine(sp.GetRequiredService<BatonOptions>().ServiceDataDir, "runs.db")));
         services.AddSingleton(sp => ActivatorUtilities.CreateInstance<RunEventLog>(sp,

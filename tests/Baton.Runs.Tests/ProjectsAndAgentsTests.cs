@@ -95,7 +95,8 @@ public sealed class ProjectsAndAgentsTests
         Assert.Equal(50, (int)updated["max_turns"]!);
         Assert.Equal("claude-sonnet-4-6", (string?)updated["model"]);
         Assert.Equal("be brief", (string?)updated["instructions"]);
-        Assert.Equal("http://x", (string?)updated["provider_config"]!["env"]!["ANTHROPIC_BASE_URL"]);
+        // env values are credentials as far as Baton knows: kept, and shown masked (issue 13).
+        Assert.Equal("********", (string?)updated["provider_config"]!["env"]!["ANTHROPIC_BASE_URL"]);
 
         var projectAgents = (await host.GetJsonAsync($"/api/projects/{projectId}/agents")).AsArray();
         Assert.Single(projectAgents);

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using System.Threading.Channels;
 using Baton.Contracts.Runs.V1;
 using Baton.Gateway.Errors;
 using Baton.Gateway.Logs;
@@ -20,6 +19,9 @@ public static class RunEventsBridge
 {
     /// <summary>Response header the runs service sends once the run exists and the stream is open.</summary>
     public const string StreamOpenHeader = "baton-stream";
+
+    private static readonly SseRelay<RunEvent> Relay = new(
+        runEvent => runEvent.CalculateSize(), runEvent => runEvent.Id.ToString(CultureInfo.InvariantCulture), Serialize);
 
     public static IEndpointRouteBuilder MapRunEventsBridge(this IEndpointRouteBuilder app)
     {
@@ -54,45 +56,10 @@ public static class RunEventsBridge
             return;
         }
 
-        var events = Channel.CreateBounded<RunEvent>(new BoundedChannelOptions(1024) { SingleReader = true, SingleWriter = true });
-        var reading = Task.Run(async () =>
-        {
-            try
-            {
-                await foreach (var runEvent in call.ResponseStream.ReadAllAsync(context.RequestAborted))
-                {
-                    await events.Writer.WriteAsync(runEvent, context.RequestAborted);
-                }
-                events.Writer.TryComplete();
-            }
-            catch (Exception ex)
-            {
-                events.Writer.TryComplete(ex);
-            }
-        });
-
         var sse = await SseWriter.StartAsync(context);
-        try
-        {
-            await KeepAlive.PumpAsync(events.Reader,
-                runEvent => sse.WriteEventAsync(runEvent.Id.ToString(CultureInfo.InvariantCulture), Serialize(runEvent)),
-                () => sse.WriteCommentAsync("ping"), streaming.KeepAliveInterval, context.RequestAborted);
-        }
-        catch (RpcException ex) when (!context.RequestAborted.IsCancellationRequested)
-        {
+        await Relay.RelayAsync(context, sse, call.ResponseStream.ReadAllAsync(context.RequestAborted), call.Dispose, streaming.KeepAliveInterval,
             // The runs service went away mid-stream: tell the client, which resumes with Last-Event-ID.
-            await sse.WriteEventAsync(null, JsonSerializer.Serialize(new { type = "error", message = ex.Status.Detail, status = HttpStatusFor(ex.StatusCode) }), "error");
-        }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
-        {
-        }
-        try
-        {
-            await reading;
-        }
-        catch (OperationCanceledException)
-        {
-        }
+            ex => ex is RpcException rpc ? (rpc.Status.Detail, HttpStatusFor(rpc.StatusCode)) : null);
     }
 
     private static long? ReadAfterId(HttpContext context)

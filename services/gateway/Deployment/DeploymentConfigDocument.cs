@@ -1,16 +1,16 @@
 using System.Text.Json.Nodes;
 using Baton.ServiceDefaults.Configuration;
+using Baton.ServiceDefaults.Security;
 
 namespace Baton.Gateway.Deployment;
 
 /// <summary>
 /// This deployment's effective configuration in the shape of codersdk.DeploymentConfig:
 /// <c>config</c> holds the values Baton has, <c>options</c> describes each setting with its
-/// source. Secrets are never echoed.
+/// source. The value of every option annotated secret is masked, whatever it holds.
 /// </summary>
 public sealed class DeploymentConfigDocument(GatewayOptions gateway, BatonOptions baton, IConfiguration configuration)
 {
-    private const string Redacted = "********";
 
     public string Render()
     {
@@ -33,13 +33,13 @@ public sealed class DeploymentConfigDocument(GatewayOptions gateway, BatonOption
         var options = new JsonArray
         {
             Option("Admin Token", "BATON_TOKEN", "The admin bearer token; GESTALT_TOKEN is accepted as an alias.",
-                gateway.AdminToken is null ? "" : Redacted, gateway.AdminToken is null ? "default" : "env", secret: true),
+                gateway.AdminToken ?? "", gateway.AdminToken is null ? "default" : "env", secret: true),
             Option("Data Directory", "BATON_DATA_DIR", "Where every service keeps its SQLite database and files.", baton.DataDir, Source("BATON_DATA_DIR")),
             Option("Working Directory", "BATON_WORKDIR", "The repository /api/git/log and /api/status describe.", gateway.WorkDir, Source("BATON_WORKDIR")),
             Option("HTTP Address", "Kestrel__Endpoints__Http__Url", "REST, WebSocket and SSE listener.", gateway.PublicUrl, "env"),
             Option("gRPC Address", "Kestrel__Endpoints__Grpc__Url", "gRPC listener (cleartext HTTP/2).", gateway.GrpcUrl, "env"),
             Option("Redis", "ConnectionStrings__redis", "Event bus connection (StackExchange.Redis configuration string).",
-                RedactRedis(configuration.GetConnectionString("redis")), Source("ConnectionStrings:redis"), secret: true),
+                configuration.GetConnectionString("redis") ?? "", Source("ConnectionStrings:redis"), secret: true),
             Option("Experiments", "BATON_EXPERIMENTS", "Comma-separated experiments to enable.", string.Join(',', gateway.Experiments), Source("BATON_EXPERIMENTS")),
             Option("OTLP Endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "OpenTelemetry export; off when empty.",
                 configuration["OTEL_EXPORTER_OTLP_ENDPOINT"] ?? "", Source("OTEL_EXPORTER_OTLP_ENDPOINT")),
@@ -61,22 +61,12 @@ public sealed class DeploymentConfigDocument(GatewayOptions gateway, BatonOption
         ["flag"] = "",
         ["yaml"] = "",
         ["default"] = "",
-        ["value"] = value,
+        ["value"] = secret ? Secrets.MaskValue(value) : value,
         ["value_source"] = source,
         ["hidden"] = false,
         ["required"] = false,
         ["annotations"] = secret ? new JsonObject { ["secret"] = "true" } : new JsonObject(),
     };
-
-    private static string RedactRedis(string? connection)
-    {
-        if (string.IsNullOrEmpty(connection))
-        {
-            return "";
-        }
-        return string.Join(',', connection.Split(',').Select(part =>
-            part.TrimStart().StartsWith("password=", StringComparison.OrdinalIgnoreCase) ? "password=" + Redacted : part));
-    }
 
     /// <summary>Go's url.URL as encoding/json writes it.</summary>
     private static JsonObject UrlStruct(Uri uri) => new()

@@ -10,8 +10,15 @@ public static class ErrorResponses
     // Messages quote paths and headers; keep them readable instead of \u003C-escaped.
     private static readonly JsonSerializerOptions Json = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
+    /// <summary>Messages may quote input; however a service phrased one, the answer stays short.</summary>
+    private const int MaxMessageLength = 1024;
+
     public static async Task WriteAsync(HttpContext context, int statusCode, string message, string? detail = null)
     {
+        if (message.Length > MaxMessageLength)
+        {
+            message = string.Concat(message.AsSpan(0, MaxMessageLength), "… (message cut)");
+        }
         var response = context.Response;
         response.StatusCode = statusCode;
         response.Headers.ContentLength = null;

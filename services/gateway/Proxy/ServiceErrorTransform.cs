@@ -44,7 +44,15 @@ public static class ServiceErrorTransform
             await ErrorResponses.WriteAsync(context, statusCode, message);
             return;
         }
-        if (response.Content.Headers.ContentType.MediaType != "application/json" || response.Content.Headers.ContentLength > MaxErrorBody)
+        if (response.Content.Headers.ContentLength > MaxErrorBody)
+        {
+            // No error message is that long unless it quotes its input: answer in the family's shape instead of relaying it.
+            transform.SuppressResponseBody = true;
+            context.Response.Headers.ContentLength = null;
+            await ErrorResponses.WriteAsync(context, statusCode, $"{service} service answered {statusCode} {ReasonPhrases.GetReasonPhrase(statusCode)}");
+            return;
+        }
+        if (response.Content.Headers.ContentType.MediaType != "application/json")
         {
             return;
         }

@@ -9,6 +9,7 @@ using Baton.Git.Repos;
 using Baton.Git.Storage;
 using Baton.Git.Workspaces;
 using Baton.ServiceDefaults.Hosting;
+using Baton.ServiceDefaults.Validation;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 
@@ -93,6 +94,7 @@ public sealed class GitRestApi(
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, "message is required"));
         }
+        Input.Text(request.Message, "message");
         return Map.Commits(await workspaces.CommitAsync(request.RunId, request.Message, checkpoint: false, context.CancellationToken));
     }
 
@@ -104,9 +106,11 @@ public sealed class GitRestApi(
 
     public override async Task<PullRequestResultList> CreatePullRequest(CreatePullRequestRequest request, ServerCallContext context)
     {
-        if (string.IsNullOrWhiteSpace(request.Title))
+        Input.Require(request.Title, "title", Limits.Name);
+        Input.Text(request.Body, "body");
+        if (!string.IsNullOrWhiteSpace(request.Base))
         {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, "title is required"));
+            RefNames.RequireBranch(request.Base, "base");
         }
         if (string.IsNullOrWhiteSpace(options.GitHubToken))
         {
@@ -120,7 +124,7 @@ public sealed class GitRestApi(
             var workspace = list.First(w => w.RepoName == repoName);
             var baseBranch = string.IsNullOrWhiteSpace(request.Base)
                 ? BranchService.DefaultOf(new RepoRecord(workspace.RepoId, workspace.ProjectId, workspace.RepoName, workspace.RepoPath))
-                : request.Base;
+                : RefNames.RequireBranch(request.Base, "base");
             var pull = await github.CreatePullRequestAsync(remoteUrl, branch, baseBranch, request.Title, request.Body, context.CancellationToken);
             result.Results.Add(new PullRequestResult { RepoName = repoName, PrUrl = pull.HtmlUrl, PrNumber = pull.Number });
         }

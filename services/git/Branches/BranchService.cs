@@ -75,7 +75,7 @@ public sealed class BranchService(GitStore store, RepoService repos, RepoLocks l
             {
                 throw Fail(StatusCode.Aborted, $"branch '{branch}' is checked out at {where}");
             }
-            var result = await GitCli.RunAsync(repo.RepoPath, ["branch", "-D", branch], ct);
+            var result = await GitCli.RunAsync(repo.RepoPath, ["branch", "-D", "--end-of-options", branch], ct);
             if (!result.Succeeded)
             {
                 throw Fail(StatusCode.Aborted, $"cannot delete '{branch}': {result.StdErr.Trim()}");
@@ -166,7 +166,7 @@ public sealed class BranchService(GitStore store, RepoService repos, RepoLocks l
             else
             {
                 temporary = Path.Combine(Path.GetTempPath(), $"baton-rebase-{Guid.NewGuid():N}");
-                await GitCli.RunCheckedAsync(repo.RepoPath, ["worktree", "add", "--quiet", temporary, branch], ct);
+                await GitCli.RunCheckedAsync(repo.RepoPath, ["worktree", "add", "--quiet", "--end-of-options", temporary, branch], ct);
                 worktree = temporary;
             }
             try
@@ -187,7 +187,7 @@ public sealed class BranchService(GitStore store, RepoService repos, RepoLocks l
             {
                 if (temporary is not null)
                 {
-                    await GitCli.RunAsync(repo.RepoPath, ["worktree", "remove", "--force", temporary], CancellationToken.None);
+                    await GitCli.RunAsync(repo.RepoPath, ["worktree", "remove", "--force", "--end-of-options", temporary], CancellationToken.None);
                     await GitCli.RunAsync(repo.RepoPath, ["worktree", "prune"], CancellationToken.None);
                 }
             }
@@ -197,10 +197,7 @@ public sealed class BranchService(GitStore store, RepoService repos, RepoLocks l
     /// <summary>The repo holding <paramref name="branch"/>: the given one, or the only one of the project that has it.</summary>
     public RepoRecord ResolveRepo(string projectId, string branch, string? repoId)
     {
-        if (string.IsNullOrWhiteSpace(branch))
-        {
-            throw Fail(StatusCode.InvalidArgument, "branch is required");
-        }
+        RefNames.RequireBranch(branch, "branch");
         if (!string.IsNullOrWhiteSpace(repoId))
         {
             var repo = repos.Get(projectId, repoId);

@@ -1,4 +1,5 @@
 using Baton.Git.Storage;
+using Baton.ServiceDefaults.Validation;
 using Grpc.Core;
 
 namespace Baton.Git.Repos;
@@ -12,17 +13,19 @@ public sealed class RepoService(GitStore store, GitOptions options)
         {
             throw Fail(StatusCode.InvalidArgument, "repo_path is required");
         }
+        Input.Optional(repoPath, "repo_path", Limits.Path);
+        Input.Optional(name, "name", Limits.Name);
         if (!Path.IsPathFullyQualified(repoPath))
         {
-            throw Fail(StatusCode.InvalidArgument, $"repo_path must be an absolute path: {repoPath}");
+            throw Fail(StatusCode.InvalidArgument, $"repo_path must be an absolute path: {Input.Quote(repoPath, 256)}");
         }
         if (PathSafety.HasTraversal(repoPath))
         {
-            throw Fail(StatusCode.InvalidArgument, $"repo_path must not contain '..' segments: {repoPath}");
+            throw Fail(StatusCode.InvalidArgument, $"repo_path must not contain '..' segments: {Input.Quote(repoPath, 256)}");
         }
         if (!Directory.Exists(repoPath))
         {
-            throw Fail(StatusCode.InvalidArgument, $"repo_path does not exist or is not a directory: {repoPath}");
+            throw Fail(StatusCode.InvalidArgument, $"repo_path does not exist or is not a directory: {Input.Quote(repoPath, 256)}");
         }
         var canonical = PathSafety.Canonicalize(repoPath);
         if (options.RepoRoots.Count > 0 && !options.RepoRoots.Any(root => PathSafety.IsUnder(canonical, root)))
@@ -46,7 +49,7 @@ public sealed class RepoService(GitStore store, GitOptions options)
         var repoName = string.IsNullOrWhiteSpace(name) ? Path.GetFileName(canonical) : name.Trim();
         if (!PathSafety.IsSafeSegment(repoName))
         {
-            throw Fail(StatusCode.InvalidArgument, $"name may contain only letters, digits, '-', '_' and '.': {repoName}");
+            throw Fail(StatusCode.InvalidArgument, $"name may contain only letters, digits, '-', '_' and '.': {Input.Quote(repoName)}");
         }
         return new RepoRecord(Guid.NewGuid().ToString(), projectId, repoName, canonical);
     }

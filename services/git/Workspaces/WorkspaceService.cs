@@ -27,7 +27,7 @@ public sealed class WorkspaceService(GitStore store, RepoLocks locks, GitOptions
         var repos = store.ListRepos(projectId);
         var hex = runId.Replace("-", "", StringComparison.Ordinal);
         var branchBase = string.IsNullOrWhiteSpace(runBranch) ? options.RunBranchPrefix + hex[..Math.Min(8, hex.Length)] : runBranch.Trim();
-        var source = string.IsNullOrWhiteSpace(sourceBranch) ? "HEAD" : sourceBranch.Trim();
+        var source = string.IsNullOrWhiteSpace(sourceBranch) ? "HEAD" : RefNames.RequireRevision(sourceBranch.Trim(), "source_branch");
         var runRoot = RunWorktreeRoot(runId);
         var created = new List<WorkspaceRecord>();
         try
@@ -35,16 +35,13 @@ public sealed class WorkspaceService(GitStore store, RepoLocks locks, GitOptions
             var tasks = repos.Select(async repo =>
             {
                 var branch = repos.Count > 1 ? $"{branchBase}-{repo.Name}" : branchBase;
-                if (!Reference.IsValidName("refs/heads/" + branch))
-                {
-                    throw Fail(StatusCode.InvalidArgument, $"invalid run branch name '{branch}'");
-                }
+                RefNames.RequireBranch(branch, "run branch");
                 var path = Path.Combine(runRoot, repo.Name);
                 using (await locks.AcquireAsync(repo.RepoPath, ct))
                 {
                     var baseCommit = ResolveSource(repo.RepoPath, repo.Name, source, branch);
                     Directory.CreateDirectory(runRoot);
-                    await GitCli.RunCheckedAsync(repo.RepoPath, ["worktree", "add", "--quiet", "-b", branch, path, baseCommit], ct);
+                    await GitCli.RunCheckedAsync(repo.RepoPath, ["worktree", "add", "--quiet", "-b", branch, "--end-of-options", path, baseCommit], ct);
                     var record = new WorkspaceRecord(runId, projectId, repo.Id, repo.Name, repo.RepoPath, path, branch, baseCommit);
                     lock (created)
                     {
@@ -170,18 +167,11 @@ public sealed class WorkspaceService(GitStore store, RepoLocks locks, GitOptions
     public async Task<IReadOnlyList<WorkspaceRecord>> RenameBranchAsync(string runId, string? name, CancellationToken ct)
     {
         var workspaces = Require(runId);
-        if (string.IsNullOrWhiteSpace(name))
-        {
-            throw Fail(StatusCode.InvalidArgument, "name is required");
-        }
-        name = name.Trim();
+        name = RefNames.RequireBranch(name?.Trim(), "name");
         var renamed = workspaces.Select(w => (Workspace: w, NewBranch: workspaces.Count > 1 ? $"{name}-{w.RepoName}" : name)).ToList();
         foreach (var (w, newBranch) in renamed)
         {
-            if (!Reference.IsValidName("refs/heads/" + newBranch))
-            {
-                throw Fail(StatusCode.InvalidArgument, $"invalid branch name '{newBranch}'");
-            }
+            RefNames.RequireBranch(newBranch, "name");
             if (newBranch != w.Branch && (await GitCli.RunAsync(w.RepoPath, ["rev-parse", "--verify", "--quiet", "refs/heads/" + newBranch], ct)).Succeeded)
             {
                 throw Fail(StatusCode.AlreadyExists, $"branch '{newBranch}' already exists in {w.RepoName}");
@@ -191,7 +181,7 @@ public sealed class WorkspaceService(GitStore store, RepoLocks locks, GitOptions
         {
             using (await locks.AcquireAsync(w.RepoPath, ct))
             {
-                var result = await GitCli.RunAsync(w.RepoPath, ["branch", "-m", w.Branch, newBranch], ct);
+                var result = await GitCli.RunAsync(w.RepoPath, ["branch", "-m", "--end-of-options", w.Branch, newBranch], ct);
                 if (!result.Succeeded)
                 {
                     throw Fail(StatusCode.Aborted, $"cannot rename {w.Branch} in {w.RepoName}: {result.StdErr.Trim()}");
@@ -282,7 +272,7 @@ public sealed class WorkspaceService(GitStore store, RepoLocks locks, GitOptions
         {
             if (Directory.Exists(w.WorktreePath))
             {
-                var removed = await GitCli.RunAsync(w.RepoPath, ["worktree", "remove", "--force", "--force", w.WorktreePath], ct);
+                var removed = await GitCli.RunAsync(w.RepoPath, ["worktree", "remove", "--force", "--force", "--end-of-options", w.WorktreePath], ct);
                 if (!removed.Succeeded && Directory.Exists(w.WorktreePath))
                 {
                     logger.LogWarning("git worktree remove failed for {Path}: {Error}", w.WorktreePath, removed.StdErr);
@@ -290,7 +280,7 @@ public sealed class WorkspaceService(GitStore store, RepoLocks locks, GitOptions
                 }
             }
             await GitCli.RunAsync(w.RepoPath, ["worktree", "prune"], ct);
-            await GitCli.RunAsync(w.RepoPath, ["branch", "-D", w.Branch], ct);
+            await GitCli.RunAsync(w.RepoPath, ["branch", "-D", "--end-of-options", w.Branch], ct);
         }
     }
 

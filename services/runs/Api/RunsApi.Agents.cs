@@ -2,6 +2,8 @@ using System.Text.Json.Nodes;
 using Baton.Contracts.Runs.V1;
 using Baton.Runs.Storage;
 using Baton.ServiceDefaults.Hosting;
+using Baton.ServiceDefaults.Security;
+using Baton.ServiceDefaults.Validation;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
@@ -26,6 +28,7 @@ public sealed partial class RunsApi
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, "name is required"));
         }
+        Input.Optional(request.ProjectId, "project_id", Limits.Id);
         await RequireProjectAsync(request.ProjectId, context.CancellationToken);
         var now = time.GetUtcNow();
         var agent = new AgentRow(
@@ -69,6 +72,9 @@ public sealed partial class RunsApi
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, "name must not be empty"));
         }
+        var providerConfig = ProviderConfigJson(request.ProviderConfig) is { } incoming
+            ? KeepMaskedSecrets(incoming, current.ProviderConfigJson)
+            : current.ProviderConfigJson;
         var updated = current with
         {
             Name = request.HasName ? request.Name.Trim() : current.Name,
@@ -77,7 +83,7 @@ public sealed partial class RunsApi
             Instructions = request.HasInstructions ? request.Instructions : current.Instructions,
             AllowedTools = request.HasAllowedTools ? request.AllowedTools : current.AllowedTools,
             MaxTurns = request.HasMaxTurns ? request.MaxTurns : current.MaxTurns,
-            ProviderConfigJson = ProviderConfigJson(request.ProviderConfig) ?? current.ProviderConfigJson,
+            ProviderConfigJson = providerConfig,
             Role = request.HasRole ? request.Role : current.Role,
             UpdatedAt = time.GetUtcNow(),
         };
@@ -99,6 +105,12 @@ public sealed partial class RunsApi
 
     private void Validate(AgentRow agent)
     {
+        Input.Require(agent.Name, "name", Limits.Name);
+        Input.Optional(agent.CliName, "cli_name", Limits.Id);
+        Input.Optional(agent.Model, "model", Limits.Id);
+        Input.Text(agent.Instructions, "instructions");
+        Input.Optional(agent.AllowedTools, "allowed_tools", Limits.Path);
+        Input.CheckLength(agent.ProviderConfigJson, "provider_config", Limits.Text);
         if (adapters.Find(agent.CliName) is null)
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, $"cli_name must be one of {string.Join(", ", adapters.Names.Order())}"));
@@ -116,6 +128,10 @@ public sealed partial class RunsApi
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, "provider_config.env must be an object of strings"));
         }
+        if (config["env"] is JsonObject values && values.Any(p => p.Value!.GetValue<string>() == Secrets.Mask))
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"provider_config.env values must be real values, not the mask {Secrets.Mask}"));
+        }
         if (agent.CliName == "custom" && config["command"] is not JsonValue)
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, "custom agents need provider_config.command"));
@@ -123,6 +139,28 @@ public sealed partial class RunsApi
     }
 
     private static string? ProviderConfigJson(Struct? config) => config is null ? null : JsonFormatter.Default.Format(config);
+
+    /// <summary>An update that sends back the masked <c>env</c> values it read keeps the stored ones.</summary>
+    private static string KeepMaskedSecrets(string incomingJson, string storedJson)
+    {
+        var incoming = ParseObject(incomingJson);
+        if (incoming["env"] is JsonObject env)
+        {
+            incoming["env"] = Secrets.Merge(env, ParseObject(storedJson)["env"] as JsonObject, "provider_config.env");
+        }
+        return incoming.ToJsonString();
+    }
+
+    /// <summary>provider_config as clients see it: every <c>env</c> value is a credential as far as Baton knows, so all are masked.</summary>
+    private static Struct MaskedProviderConfig(string json)
+    {
+        var config = ParseObject(json);
+        if (config["env"] is JsonObject env)
+        {
+            config["env"] = Secrets.MaskValues(env);
+        }
+        return Struct.Parser.ParseJson(config.ToJsonString());
+    }
 
     private static Agent ToProto(AgentRow agent) => new()
     {
@@ -134,7 +172,7 @@ public sealed partial class RunsApi
         Instructions = agent.Instructions,
         AllowedTools = agent.AllowedTools,
         MaxTurns = agent.MaxTurns,
-        ProviderConfig = Struct.Parser.ParseJson(agent.ProviderConfigJson),
+        ProviderConfig = MaskedProviderConfig(agent.ProviderConfigJson),
         Role = agent.Role,
         CreatedAt = Timestamp.FromDateTimeOffset(agent.CreatedAt),
         UpdatedAt = Timestamp.FromDateTimeOffset(agent.UpdatedAt),

@@ -10,6 +10,8 @@ using Baton.Runs.Storage;
 using Baton.Runs.Terminals;
 using Baton.ServiceDefaults.Configuration;
 using Baton.ServiceDefaults.Hosting;
+using Baton.ServiceDefaults.Security;
+using Baton.ServiceDefaults.Validation;
 using Google.Api;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
@@ -56,11 +58,8 @@ public sealed partial class RunsApi(
 
     public override async Task<Project> CreateProject(CreateProjectRequest request, ServerCallContext context)
     {
-        if (string.IsNullOrWhiteSpace(request.Name))
-        {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, "name is required"));
-        }
-        var project = new ProjectRow(Guid.NewGuid().ToString(), request.Name.Trim(), time.GetUtcNow());
+        var name = Input.Require(request.Name?.Trim(), "name", Limits.Name);
+        var project = new ProjectRow(Guid.NewGuid().ToString(), name, time.GetUtcNow());
         await store.InsertProjectAsync(project, context.CancellationToken);
         try
         {

@@ -16,13 +16,13 @@ public sealed class RunEventLog : IAsyncDisposable
     public static readonly EventTopic<EventEnvelope> Topic = new("runs.events");
 
     private readonly DurableEventLog _log;
-    private readonly Channel<StoredEvent> _outbox = Channel.CreateBounded<StoredEvent>(
-        new BoundedChannelOptions(16 * 1024) { SingleReader = true, FullMode = BoundedChannelFullMode.DropOldest });
+    // Live copies wait here while the bus is slow; past the budget they are dropped (they stay durable in the log).
+    private readonly BoundedBuffer<StoredEvent> _outbox = new(16 * 1024, 8 * 1024 * 1024, e => 2L * e.PayloadJson.Length + 64);
     private readonly Task _publisher;
 
     public RunEventLog(string path, IEventBus bus, ILogger<RunEventLog> logger, TimeProvider time)
     {
-        _log = new DurableEventLog(path, logger, time, stored => _outbox.Writer.TryWrite(stored));
+        _log = new DurableEventLog(path, logger, time, stored => _outbox.TryWrite(stored));
         _publisher = Task.Run(async () =>
         {
             await foreach (var stored in _outbox.Reader.ReadAllAsync())
@@ -84,7 +84,7 @@ public sealed class RunEventLog : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _log.DisposeAsync();
-        _outbox.Writer.TryComplete();
+        _outbox.TryComplete();
         await _publisher;
     }
 }

@@ -1,9 +1,9 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Baton.Contracts.Git.V1;
 using Baton.Runs.Notifications;
 using Baton.Runs.Storage;
 using Baton.ServiceDefaults.Security;
+using Baton.ServiceDefaults.Validation;
 using Grpc.Core;
 
 namespace Baton.Runs.Execution;
@@ -20,6 +20,10 @@ public sealed partial class RunManager
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, "task is required"));
         }
+        Input.Optional(agentId, "agent_id", Limits.Id);
+        Input.Text(task, "task");
+        Input.Optional(sourceBranch, "source_branch", Limits.Id);
+        Input.Optional(parentRunId, "parent_run_id", Limits.Id);
         var agent = await store.GetAgentAsync(agentId, ct) ?? throw new RpcException(new Status(StatusCode.NotFound, $"agent {agentId} not found"));
         var id = Guid.NewGuid().ToString();
         var now = time.GetUtcNow();
@@ -86,6 +90,7 @@ public sealed partial class RunManager
 
     public async Task<RunRow> ContinueAsync(string runId, string? message, CancellationToken ct)
     {
+        Input.Text(message, "message");
         var run = await GetAsync(runId, ct);
         if (string.IsNullOrEmpty(run.SessionId))
         {
@@ -186,15 +191,7 @@ public sealed partial class RunManager
         {
             throw new RpcException(new Status(StatusCode.Unauthenticated, "missing or wrong run hook secret"));
         }
-        JsonObject hook;
-        try
-        {
-            hook = JsonNode.Parse(body.Span) as JsonObject ?? throw new RpcException(new Status(StatusCode.InvalidArgument, "hook body must be a JSON object"));
-        }
-        catch (JsonException ex)
-        {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, $"hook body is not JSON: {ex.Message}"));
-        }
+        var hook = StrictJson.ParseObject(body.Span, "the hook body");
         var name = Adapters.Json.String(hook, "hook_event_name") ?? Adapters.Json.String(hook, "event_name") ?? Adapters.Json.String(hook, "hookEventName") ?? "unknown";
         // Hooks fired while Baton itself stops the CLI (cancel, pause, continue) must not change the status.
         var statusEffects = !(_executions.TryGetValue(runId, out var execution) && execution.StopRequested);
