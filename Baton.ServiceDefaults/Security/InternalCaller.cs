@@ -12,6 +12,8 @@ public static class InternalHeaders
     public const string Secret = "x-baton-internal";
     public const string User = "x-baton-user";
     public const string AuthKind = "x-baton-auth-kind";
+    /// <summary>Space-separated integration names an API token is limited to; absent means unrestricted.</summary>
+    public const string Scopes = "x-baton-scopes";
     public const string Prefix = "x-baton-";
 }
 

@@ -28,6 +28,10 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton(StreamingOptions.FromConfiguration(builder.Configuration));
 
         services.AddSingleton<ICredentialValidator, AdminTokenValidator>();
+        services.AddSingleton<IntegrationsCredentialValidator>();
+        services.AddSingleton<ICredentialValidator>(sp => sp.GetRequiredService<IntegrationsCredentialValidator>());
+        services.AddSingleton<CredentialRevocationListener>();
+        services.AddHostedService(sp => sp.GetRequiredService<CredentialRevocationListener>());
 
         services.AddGrpc().AddJsonTranscoding();
         services.AddBatonGrpcClient<RunsService.RunsServiceClient>("runs");

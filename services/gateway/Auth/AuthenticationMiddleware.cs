@@ -32,7 +32,9 @@ public sealed class AuthenticationMiddleware(
                 await Refuse(context, StatusCodes.Status403Forbidden, "auth is disabled, so only loopback host names are accepted");
                 return;
             }
-            context.Items[IdentityItem] = new CallerIdentity("admin", "auth-disabled");
+            // A platform user's own credential still says who they are (their integrations and tokens).
+            context.Items[IdentityItem] = await IdentifyAsync(Extract(context.Request, RoutePolicy.IsStreaming(context)), context.RequestAborted)
+                ?? new CallerIdentity("admin", "auth-disabled");
             await next(context);
             return;
         }
@@ -40,6 +42,13 @@ public sealed class AuthenticationMiddleware(
         if (RoutePolicy.IsOpen(context))
         {
             context.Items[IdentityItem] = CallerIdentity.Anonymous;
+            await next(context);
+            return;
+        }
+
+        if (RoutePolicy.IsBindingRoute(context.Request.Path))
+        {
+            context.Items[IdentityItem] = await IdentifyAsync(Extract(context.Request, streaming: false), context.RequestAborted) ?? CallerIdentity.Anonymous;
             await next(context);
             return;
         }
@@ -69,17 +78,30 @@ public sealed class AuthenticationMiddleware(
             return;
         }
 
-        foreach (var validator in _validators)
+        if (await IdentifyAsync(credential, context.RequestAborted) is { } identity)
         {
-            if (await validator.ValidateAsync(credential, context.RequestAborted) is { } identity)
-            {
-                context.Items[IdentityItem] = identity;
-                await next(context);
-                return;
-            }
+            context.Items[IdentityItem] = identity;
+            await next(context);
+            return;
         }
         logger.LogInformation("Rejected an invalid {Source} credential for {Method} {Path}", credential.Source, context.Request.Method, context.Request.Path);
         await Refuse(context, StatusCodes.Status401Unauthorized, "invalid token");
+    }
+
+    private async ValueTask<CallerIdentity?> IdentifyAsync(PresentedCredential? credential, CancellationToken cancellationToken)
+    {
+        if (credential is null)
+        {
+            return null;
+        }
+        foreach (var validator in _validators)
+        {
+            if (await validator.ValidateAsync(credential, cancellationToken) is { } identity)
+            {
+                return identity;
+            }
+        }
+        return null;
     }
 
     private static PresentedCredential? Extract(HttpRequest request, bool streaming)

@@ -3,7 +3,8 @@ using Baton.ServiceDefaults.Security;
 namespace Baton.Gateway.Auth;
 
 /// <summary>Who a request is from, as the gateway forwards it to services.</summary>
-public sealed record CallerIdentity(string User, string Kind)
+/// <param name="Scopes">Integration names an API token is limited to; null means unrestricted.</param>
+public sealed record CallerIdentity(string User, string Kind, IReadOnlyList<string>? Scopes = null)
 {
     public static readonly CallerIdentity Anonymous = new("anonymous", "none");
 }

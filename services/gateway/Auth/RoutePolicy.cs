@@ -39,6 +39,14 @@ public static class RoutePolicy
 
     public static bool IsProxyBinding(PathString path) => path.StartsWithSegments("/api/v1/bindings");
 
+    /// <summary>
+    /// A binding's own routes (<c>/api/v1/bindings/{name}/…</c>): webhooks authenticate by signature
+    /// and proxies by the caller's token, so the gateway identifies a caller when it can and lets
+    /// the integrations service, which knows each binding's type, decide.
+    /// </summary>
+    public static bool IsBindingRoute(PathString path) =>
+        path.StartsWithSegments("/api/v1/bindings", out var rest) && (rest.Value ?? "").Trim('/').Length > 0;
+
     private static bool IsRunHook(string path)
     {
         var segments = path.Split('/', StringSplitOptions.RemoveEmptyEntries);

@@ -1,5 +1,6 @@
 using System.Text;
 using Baton.Contracts.Gateway.V1;
+using Baton.Contracts.Integrations.V1;
 using Baton.Gateway.Auth;
 using Baton.Gateway.Status;
 using Baton.ServiceDefaults.Configuration;
@@ -17,6 +18,7 @@ public sealed class DeploymentApi(
     DeploymentIdentity identity,
     DeploymentConfigDocument configDocument,
     ServiceDirectory directory,
+    IntegrationsService.IntegrationsServiceClient integrations,
     TimeProvider time,
     ILogger<DeploymentApi> logger) : Contracts.Gateway.V1.Deployment.DeploymentBase
 {
@@ -91,14 +93,25 @@ public sealed class DeploymentApi(
     public override Task<UpdateCheckResponse> GetUpdateCheck(Empty request, ServerCallContext context) =>
         Task.FromResult(new UpdateCheckResponse { Current = true, Version = "v" + BuildInfo.Version, Url = "" });
 
-    public override Task<TokenConfig> GetTokenConfig(TokenConfigRequest request, ServerCallContext context)
+    /// <summary>The API token lifetime limit is the integrations service's (server.api_token_ttl), which issues the tokens.</summary>
+    public override async Task<TokenConfig> GetTokenConfig(TokenConfigRequest request, ServerCallContext context)
     {
         var caller = context.GetHttpContext().Items[AuthenticationMiddleware.IdentityItem] as CallerIdentity;
         if (request.User != "me" && !string.Equals(request.User, caller?.User, StringComparison.Ordinal))
         {
             throw new RpcException(new Grpc.Core.Status(StatusCode.NotFound, $"user \"{request.User}\" not found"));
         }
-        return Task.FromResult(new TokenConfig { MaxTokenLifetime = options.MaxTokenLifetime.Ticks * 100 });
+        var lifetime = options.MaxTokenLifetime;
+        try
+        {
+            var policy = await integrations.GetTokenPolicyAsync(new Empty(), deadline: DateTime.UtcNow.AddSeconds(5), cancellationToken: context.CancellationToken);
+            lifetime = TimeSpan.FromSeconds(policy.MaxTokenLifetimeSeconds);
+        }
+        catch (RpcException ex)
+        {
+            logger.LogWarning("Token policy unavailable from the integrations service ({Status}); reporting the default", ex.StatusCode);
+        }
+        return new TokenConfig { MaxTokenLifetime = lifetime.Ticks * 100 };
     }
 }
 

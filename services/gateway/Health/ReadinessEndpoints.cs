@@ -2,7 +2,7 @@ using StackExchange.Redis;
 
 namespace Baton.Gateway.Health;
 
-/// <summary><c>/health</c> (the gateway runs), <c>/api/health</c> (<c>"ok"</c>), <c>/ready</c> (Redis and every service healthy).</summary>
+/// <summary><c>/health</c> (the gateway runs), <c>/api/health</c> (<c>"ok"</c>), <c>/ready</c> (Redis and every service healthy, revocations subscribed).</summary>
 public static class ReadinessEndpoints
 {
     public const string ProbeClient = "readiness-probe";
@@ -20,6 +20,8 @@ public static class ReadinessEndpoints
         var client = clients.CreateClient(ProbeClient);
         var checks = options.Services.Select(async s => (s.Key, Ready: await ProbeAsync(client, s.Value.Http, cancellationToken))).ToList();
         checks.Add(RedisReadyAsync(services.GetService<IConnectionMultiplexer>()));
+        // Until revocations can reach this replica it must not take traffic: a revoked token could still pass.
+        checks.Add(Task.FromResult(("token-revocations", services.GetRequiredService<Auth.CredentialRevocationListener>().Subscribed.IsCompletedSuccessfully)));
         var results = await Task.WhenAll(checks);
         var notReady = results.Where(r => !r.Ready).Select(r => r.Key).OrderBy(n => n, StringComparer.Ordinal).ToArray();
         return notReady.Length == 0

@@ -100,10 +100,15 @@ public static class ProxyConfiguration
             headers.Remove(InternalHeaders.Secret);
             headers.Remove(InternalHeaders.User);
             headers.Remove(InternalHeaders.AuthKind);
+            headers.Remove(InternalHeaders.Scopes);
             var identity = transform.HttpContext.Items[AuthenticationMiddleware.IdentityItem] as CallerIdentity ?? CallerIdentity.Anonymous;
             headers.TryAddWithoutValidation(InternalHeaders.Secret, batonOptions.InternalSecret);
             headers.TryAddWithoutValidation(InternalHeaders.User, identity.User);
             headers.TryAddWithoutValidation(InternalHeaders.AuthKind, identity.Kind);
+            if (identity.Scopes is { } scopes)
+            {
+                headers.TryAddWithoutValidation(InternalHeaders.Scopes, string.Join(' ', scopes));
+            }
             return ValueTask.CompletedTask;
         });
 

@@ -12,6 +12,7 @@ namespace Baton.Gateway.Proxy;
 public static class ServiceErrorTransform
 {
     private const int MaxErrorBody = 64 * 1024;
+    public const string PassthroughHeader = "x-baton-passthrough";
 
     /// <summary>Set by the runs service on a 409 for a running singleton session (NOTES §1.3 <c>session_id</c>).</summary>
     private const string SessionIdHeader = "baton-error-session-id";
@@ -30,7 +31,8 @@ public static class ServiceErrorTransform
 
         var response = transform.ProxyResponse;
         var statusCode = (int)response.StatusCode;
-        if (statusCode < 400)
+        // An upstream API's own answer relayed by the integrations service (invoke, proxy bindings) is the caller's to see as is.
+        if (context.Response.Headers.Remove(PassthroughHeader) || statusCode < 400)
         {
             return;
         }
