@@ -13,7 +13,8 @@ public static class Ports
     /// A loopback port that is free right now and that nothing else will take by accident before the
     /// caller binds it. Port 0 would give one from the kernel's ephemeral range, which outgoing
     /// connections draw from too: between picking and binding, any client socket may take it. So the
-    /// pick is random below that range, verified by binding, and never handed out twice per process.
+    /// pick is random below that range, verified by binding, and never handed out twice on the machine
+    /// while its process lives (<see cref="PortReservations"/>).
     /// </summary>
     public static int Free()
     {
@@ -23,7 +24,7 @@ public static class Ports
             var candidate = Random.Shared.Next(LowestCandidate, ceiling);
             lock (HandedOut)
             {
-                if (HandedOut.Contains(candidate) || !IsFree(candidate))
+                if (HandedOut.Contains(candidate) || !IsFree(candidate) || !PortReservations.TryReserve(candidate))
                 {
                     continue;
                 }

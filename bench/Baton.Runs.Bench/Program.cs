@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Baton.Contracts.Runs.V1;
 using Baton.Runs.Tests.Infrastructure;
+using Baton.Testing;
 using Grpc.Core;
 
 // Runs-service benchmarks (in-process service on real Kestrel ports, fake git over gRPC, fake claude CLI in a PTY).
@@ -20,7 +21,7 @@ await using (var host = await RunsHost.StartAsync(new RunsHostOptions { MaxConcu
 {
     // 1. POST /api/runs → run.started on a 1,000-file repo.
     var project = await host.PostJsonAsync("/api/projects", new { name = "bench" }, System.Net.HttpStatusCode.Created);
-    var repo = GitCli.CreateRepo(Path.Combine(host.DataDir, "bigrepo"));
+    var repo = GitProcess.CreateRepo(Path.Combine(host.DataDir, "bigrepo"));
     for (var i = 0; i < 1000; i++)
     {
         File.WriteAllText(Path.Combine(repo, $"file{i:D4}.txt"), $"content {i}\n");

@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using Baton.Contracts.Git.V1;
 using Grpc.Core;
 
@@ -7,20 +6,26 @@ namespace Baton.Git.Tests;
 [Collection(GitServiceCollection.Name)]
 public sealed class FileEventTests(GitServiceFixture fx)
 {
-    private static async Task<FileEvent> NextAsync(ChannelReader<FileEvent> reader, Func<FileEvent, bool> match)
+    /// <summary>Every event of a watch, kept in arrival order: waiting for one never discards the others.</summary>
+    private sealed class Recorder(BackgroundLoop pump, List<FileEvent> events)
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        while (await reader.WaitToReadAsync(timeout.Token))
+        public List<FileEvent> All
         {
-            while (reader.TryRead(out var evt))
+            get
             {
-                if (match(evt))
+                lock (events)
                 {
-                    return evt;
+                    return [.. events];
                 }
             }
         }
-        throw new TimeoutException("no matching file event");
+
+        public async Task<FileEvent> NextAsync(Func<FileEvent, bool> match)
+        {
+            FileEvent? found = null;
+            await pump.WatchAsync(Eventually.WaitAsync(() => (found = All.FirstOrDefault(match)) is not null, TimeSpan.FromSeconds(10), "a matching file event"));
+            return found!;
+        }
     }
 
     [Fact]
@@ -30,55 +35,57 @@ public sealed class FileEventTests(GitServiceFixture fx)
         using var cts = new CancellationTokenSource();
         using var call = fx.Rest.WatchFileEvents(new WatchFileEventsRequest(), GitServiceFixture.Internal, cancellationToken: cts.Token);
         await call.ResponseHeadersAsync;
-        var events = Channel.CreateUnbounded<FileEvent>();
-        var pump = Task.Run(async () =>
+        var received = new List<FileEvent>();
+        var pump = BackgroundLoop.Start(async ct =>
         {
             try
             {
-                await foreach (var evt in call.ResponseStream.ReadAllAsync(cts.Token))
+                await foreach (var evt in call.ResponseStream.ReadAllAsync(ct))
                 {
-                    await events.Writer.WriteAsync(evt);
+                    lock (received)
+                    {
+                        received.Add(evt);
+                    }
                 }
             }
             catch (RpcException ex) when (ex.StatusCode == StatusCode.Cancelled)
             {
             }
-            catch (OperationCanceledException)
-            {
-            }
-        });
+        }, cts.Token);
+        await using var _ = pump;
+        var events = new Recorder(pump, received);
 
         var file = Path.Combine(repo, "watched.txt");
         File.WriteAllText(file, "one\n");
         File.AppendAllText(file, "two\n");
-        var created = await NextAsync(events.Reader, e => e.Path == file);
+        var created = await events.NextAsync(e => e.Path == file);
         Assert.Equal("create", created.Type);
         Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", created.Timestamp);
 
         var inRun = Path.Combine(workspace.Repos[0].WorktreePath, "agent.txt");
         File.WriteAllText(inRun, "agent\n");
-        var runEvent = await NextAsync(events.Reader, e => e.Path == inRun);
+        var runEvent = await events.NextAsync(e => e.Path == inRun);
         Assert.Equal(runId, runEvent.RunId);
 
         File.Move(file, file + ".moved");
-        var renamed = await NextAsync(events.Reader, e => e.Type == "rename");
+        var renamed = await events.NextAsync(e => e.Type == "rename");
         Assert.Equal(file + ".moved", renamed.Path);
         Assert.Equal(file, renamed.OldPath);
 
+        // A commit writes the index, objects, refs and logs under .git; a worktree's files under the repo's .git/worktrees.
         TestGit.Run(repo, "add", "-A");
         TestGit.Run(repo, "commit", "-q", "-m", "touch .git");
+        TestGit.Commit(workspace.Repos[0].WorktreePath, "in-run.txt", "x\n", "commit in the worktree");
         File.Delete(inRun);
-        await NextAsync(events.Reader, e => e.Path == inRun && e.Type == "delete");
+        await events.NextAsync(e => e.Path == inRun && e.Type == "delete");
+        // Written after the delete was delivered, so every earlier event (the commits' too) has been emitted before it.
+        var sentinel = Path.Combine(repo, "sentinel.txt");
+        File.WriteAllText(sentinel, "last\n");
+        await events.NextAsync(e => e.Path == sentinel);
 
+        Assert.Contains(events.All, e => e.Path == Path.Combine(workspace.Repos[0].WorktreePath, "in-run.txt"));
+        Assert.DoesNotContain(events.All, e => e.Path.Split('/').Contains(".git") || e.OldPath.Split('/').Contains(".git"));
         await cts.CancelAsync();
-        await pump;
-        events.Writer.Complete();
-        var rest = new List<FileEvent>();
-        while (events.Reader.TryRead(out var e))
-        {
-            rest.Add(e);
-        }
-        Assert.DoesNotContain(rest, e => e.Path.Contains("/.git", StringComparison.Ordinal));
     }
 
     [Fact]

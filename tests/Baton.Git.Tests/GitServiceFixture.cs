@@ -12,7 +12,7 @@ public sealed class GitServiceFixture : IAsyncLifetime
 {
     public const string Secret = "test-internal-secret";
 
-    public string Root { get; } = Path.Combine(Path.GetTempPath(), "baton-git-tests-" + Guid.NewGuid().ToString("N")[..8]);
+    public string Root { get; } = TestEnvironment.NewDirectory("baton-git-tests");
     /// <summary>BATON_REPO_ROOTS: repos must live here.</summary>
     public string Repos => Path.Combine(Root, "repos");
     public string Outside => Path.Combine(Root, "outside");

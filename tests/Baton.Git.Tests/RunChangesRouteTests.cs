@@ -54,25 +54,49 @@ public sealed class RunChangesRouteTests(GitServiceFixture fx)
     [Fact]
     public async Task Changes_ShowRenamesAndDeletions_AndCommitStagesThem()
     {
+        // keep.txt and drop.txt exist at the run's base commit, so moving and deleting them are changes against it.
+        var folder = fx.NewFolder();
+        var project = await fx.NewProjectAsync();
+        var repo = TestGit.CreateRepo(folder, "app");
+        TestGit.Commit(repo, "keep.txt", "same content\nfor rename detection\nthree\n", "add keep");
+        TestGit.Commit(repo, "drop.txt", "drop\n", "add drop");
+        await fx.AddRepoAsync(project, repo);
+        var runId = Guid.NewGuid().ToString();
+        var workspace = await fx.Grpc.CreateWorkspaceAsync(new CreateWorkspaceRequest { RunId = runId, ProjectId = project }, GitServiceFixture.Internal);
+        var wt = workspace.Repos[0].WorktreePath;
+        File.Move(Path.Combine(wt, "keep.txt"), Path.Combine(wt, "kept.txt"));
+        File.Delete(Path.Combine(wt, "drop.txt"));
+
+        var json = await GetJsonAsync($"/api/runs/{runId}/changes");
+        var files = json["files"]!.AsArray().Select(f => f!.AsObject()).ToDictionary(f => f["path"]!.GetValue<string>());
+        Assert.Equal(["drop.txt", "kept.txt"], files.Keys.Order());
+        Assert.Equal("renamed", files["kept.txt"]["status"]!.GetValue<string>());
+        Assert.Equal("keep.txt", files["kept.txt"]["old_path"]!.GetValue<string>());
+        Assert.Equal("deleted", files["drop.txt"]["status"]!.GetValue<string>());
+        Assert.Equal(1, files["drop.txt"]["deleted"]!.GetValue<int>());
+
+        var commit = await fx.Http.PostAsJsonAsync($"/api/runs/{runId}/commit", new { message = "feat: move" });
+        Assert.Equal(HttpStatusCode.OK, commit.StatusCode);
+        Assert.Equal("", TestGit.Status(wt));
+        Assert.Equal("D\tdrop.txt\nR100\tkeep.txt\tkept.txt", TestGit.Run(wt, "diff", "-M", "--name-status", "HEAD~1", "HEAD").Trim());
+    }
+
+    [Fact]
+    public async Task Changes_OfFilesCommittedAndThenRemovedInTheRun_AreNotShown()
+    {
+        // Against the base commit, a file the run added and then renamed is simply new; one it added and deleted never existed.
         var (_, runId, _, workspace) = await fx.NewRunAsync(withRemote: false);
         var wt = workspace.Repos[0].WorktreePath;
         TestGit.Commit(wt, "keep.txt", "same content\nfor rename detection\nthree\n", "add keep");
         TestGit.Commit(wt, "drop.txt", "drop\n", "add drop");
-        var runRef = new { message = "feat: move" };
         File.Move(Path.Combine(wt, "keep.txt"), Path.Combine(wt, "kept.txt"));
         File.Delete(Path.Combine(wt, "drop.txt"));
-        TestGit.Run(wt, "commit", "-q", "--allow-empty", "-m", "noop");
 
         var json = await GetJsonAsync($"/api/runs/{runId}/changes");
         var files = json["files"]!.AsArray().Select(f => f!.AsObject()).ToDictionary(f => f["path"]!.GetValue<string>());
-        // Against the base commit keep.txt never existed, so kept.txt is new; drop.txt does not appear at all.
         Assert.Equal("untracked", files["kept.txt"]["status"]!.GetValue<string>());
         Assert.False(files.ContainsKey("drop.txt"));
-
-        var commit = await fx.Http.PostAsJsonAsync($"/api/runs/{runId}/commit", runRef);
-        Assert.Equal(HttpStatusCode.OK, commit.StatusCode);
-        Assert.Equal("", TestGit.Status(wt));
-        Assert.Equal("D\tdrop.txt\nR100\tkeep.txt\tkept.txt", TestGit.Run(wt, "diff", "-M", "--name-status", "HEAD~1", "HEAD").Trim());
+        Assert.False(files.ContainsKey("keep.txt"));
     }
 
     [Fact]
@@ -218,6 +242,33 @@ public sealed class RunChangesRouteTests(GitServiceFixture fx)
         TestGit.Run(other, "push", "-q", "origin", ws.Branch);
         TestGit.Commit(ws.WorktreePath, "q.txt", "q\n", "agent commit 2");
 
+        var rejected = await fx.Http.PostAsync($"/api/runs/{runId}/push", null);
+        Assert.Equal(HttpStatusCode.Conflict, rejected.StatusCode);
+        Assert.Contains("rejected", await rejected.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.NotEqual(TestGit.Head(ws.WorktreePath), TestGit.Run(remote, "rev-parse", "refs/heads/" + ws.Branch).Trim());
+    }
+
+    [Fact]
+    public async Task Accept_PushesTheRunBranchToOrigin_And409WhenTheRemoteRejectsIt()
+    {
+        var (_, runId, repo, workspace) = await fx.NewRunAsync();
+        var ws = workspace.Repos[0];
+        TestGit.Commit(ws.WorktreePath, "a.txt", "a\n", "agent commit");
+
+        var accepted = await fx.Http.PostAsync($"/api/runs/{runId}/accept", null);
+        var body = await accepted.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, accepted.StatusCode);
+        var result = JsonNode.Parse(body)!.AsArray().Single()!;
+        Assert.Equal("app", result["repo_name"]!.GetValue<string>());
+        Assert.Equal(ws.Branch, result["branch"]!.GetValue<string>());
+        var remote = TestGit.Run(repo, "remote", "get-url", "origin").Trim();
+        Assert.Equal(TestGit.Head(ws.WorktreePath), TestGit.Run(remote, "rev-parse", "refs/heads/" + ws.Branch).Trim());
+
+        var other = Path.Combine(fx.NewFolder(), "other");
+        TestGit.Run(fx.Repos, "clone", "-q", "-b", ws.Branch, remote, other);
+        TestGit.Commit(other, "o.txt", "o\n", "someone else");
+        TestGit.Run(other, "push", "-q", "origin", ws.Branch);
+        TestGit.Commit(ws.WorktreePath, "b.txt", "b\n", "agent commit 2");
         var rejected = await fx.Http.PostAsync($"/api/runs/{runId}/accept", null);
         Assert.Equal(HttpStatusCode.Conflict, rejected.StatusCode);
         Assert.Contains("rejected", await rejected.Content.ReadAsStringAsync(), StringComparison.Ordinal);

@@ -55,7 +55,7 @@ public sealed class PtyProcessTests
         await using var _ = process;
         var text = await output.WaitForTextAsync("\n");
         var child = int.Parse(text.Split("CHILD ")[1].Trim());
-        Assert.True(Pty.IsAlive(child));
+        Assert.True(ProcFs.IsAlive(child));
 
         var grace = TimeSpan.FromMilliseconds(500);
         var clock = Stopwatch.StartNew();
@@ -63,8 +63,8 @@ public sealed class PtyProcessTests
 
         Assert.True(clock.Elapsed >= grace - TimeSpan.FromMilliseconds(50), $"killed after {clock.Elapsed}");
         Assert.Equal(137, await process.Exited);
-        await Pty.WaitUntilAsync(() => Pty.LiveGroupMembers(process.Pid).Count == 0, "the process group is gone");
-        Assert.False(Pty.IsAlive(child));
+        await Pty.WaitUntilAsync(() => ProcFs.LiveGroupMembers(process.Pid).Count == 0, "the process group is gone");
+        Assert.False(ProcFs.IsAlive(child));
     }
 
     [Fact]
@@ -91,8 +91,8 @@ public sealed class PtyProcessTests
         var text = await output.WaitForAsync(t => t.Split("BG ").Length == 3);
         var pids = text.Split("BG ")[1..].Select(part => int.Parse(part.Trim().Split('\n')[0].Trim())).ToList();
 
-        await Pty.WaitUntilAsync(() => pids.All(pid => !Pty.IsAlive(pid)), "background children are dead");
-        await Pty.WaitUntilAsync(() => Pty.LiveGroupMembers(process.Pid).Count == 0, "the process group is gone");
+        await Pty.WaitUntilAsync(() => pids.All(pid => !ProcFs.IsAlive(pid)), "background children are dead");
+        await Pty.WaitUntilAsync(() => ProcFs.LiveGroupMembers(process.Pid).Count == 0, "the process group is gone");
         await process.OutputCompleted.WaitAsync(Pty.Timeout);
     }
 
@@ -106,7 +106,7 @@ public sealed class PtyProcessTests
         process.SignalGroup(9);
 
         Assert.Equal(137, await process.Exited.WaitAsync(Pty.Timeout));
-        await Pty.WaitUntilAsync(() => Pty.LiveGroupMembers(process.Pid).Count == 0, "the process group is gone");
+        await Pty.WaitUntilAsync(() => ProcFs.LiveGroupMembers(process.Pid).Count == 0, "the process group is gone");
     }
 
     [Fact]
@@ -184,8 +184,7 @@ public sealed class PtyProcessTests
         Assert.Contains($"TTY={process.TerminalName}", text, StringComparison.Ordinal);
         Assert.Contains($"CWD={Path.GetTempPath().TrimEnd('/')}", text, StringComparison.Ordinal);
 
-        var stat = File.ReadAllText($"/proc/{process.Pid}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var fields = ProcFs.Stat(process.Pid)!;
         Assert.Equal(process.Pid.ToString(), fields[2]); // pgrp
         Assert.Equal(process.Pid.ToString(), fields[3]); // session
         Assert.NotEqual("0", fields[4]); // controlling tty
@@ -194,7 +193,7 @@ public sealed class PtyProcessTests
     [Fact]
     public async Task Environment_InternalSecret_IsNotInherited()
     {
-        Environment.SetEnvironmentVariable("BATON_INTERNAL_SECRET", "s3cr3t-value");
+        using var environment = new EnvironmentScope(("BATON_INTERNAL_SECRET", "s3cr3t-value"));
         var (process, output) = Pty.Start(Pty.Bash("echo \"SECRET=[${BATON_INTERNAL_SECRET:-none}] HOME=[$HOME]\""));
         await using var _ = process;
 
@@ -206,8 +205,7 @@ public sealed class PtyProcessTests
     [Fact]
     public async Task Environment_BatonPlumbing_IsNotInherited_ButExplicitValuesAre()
     {
-        Environment.SetEnvironmentVariable("GESTALT_TOKEN", "admin-token");
-        Environment.SetEnvironmentVariable("ConnectionStrings__redis", "127.0.0.1:1");
+        using var environment = new EnvironmentScope(("GESTALT_TOKEN", "admin-token"), ("ConnectionStrings__redis", "127.0.0.1:1"));
         var (process, output) = Pty.Start(new PtySpawnOptions("bash",
             ["-c", "echo \"T=[${GESTALT_TOKEN:-none}] R=[${ConnectionStrings__redis:-none}] H=[$BATON_HOOK_SECRET]\""],
             Path.GetTempPath(), new Dictionary<string, string> { ["BATON_HOOK_SECRET"] = "run-secret" }));
@@ -273,13 +271,13 @@ public sealed class PtyFdLeakTests
             await RunOnceAsync(i);
         }
 
-        var before = Directory.GetFiles("/proc/self/fd").Length;
+        var before = ProcFs.OpenFileDescriptors();
         for (var i = 0; i < 100; i++)
         {
             await RunOnceAsync(i);
         }
 
-        var after = Directory.GetFiles("/proc/self/fd").Length;
+        var after = ProcFs.OpenFileDescriptors();
         Assert.True(after <= before + 2, $"fds before {before}, after {after}");
     }
 

@@ -6,9 +6,9 @@ namespace Baton.Pty.Tests;
 
 public sealed class TerminalSessionTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("baton-pty-").FullName;
+    private readonly string _dir = TestEnvironment.NewDirectory("baton-pty");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => TestEnvironment.DeleteQuietly(_dir);
 
     private string LogPath => Path.Combine(_dir, "logs", "run.log");
 
@@ -216,7 +216,7 @@ public sealed class TerminalSessionTests : IDisposable
 
         Assert.True(session.Completion.IsCompleted);
         await pump.WaitAsync(Pty.Timeout);
-        await Pty.WaitUntilAsync(() => Pty.LiveGroupMembers(pid).Count == 0, "the process group is gone");
+        await Pty.WaitUntilAsync(() => ProcFs.LiveGroupMembers(pid).Count == 0, "the process group is gone");
     }
 
     [Fact]

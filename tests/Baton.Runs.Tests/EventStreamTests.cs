@@ -16,7 +16,7 @@ public sealed class EventStreamTests
 
         // Wait until some events exist while the CLI is still writing, and resume after one in the middle.
         long middle = 0;
-        await Wait.UntilAsync(async () =>
+        await Eventually.WaitAsync(async () =>
         {
             var events = await host.GetEventsAsync(runId);
             if (events.Count < 50)

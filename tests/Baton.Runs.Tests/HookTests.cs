@@ -14,8 +14,8 @@ public sealed class HookTests
         var agent = await host.CreateAgentAsync((string)project["id"]!, new { provider_config = new { env = new { FAKE_STATE_DIR = host.DataDir } } });
         var runId = (string)(await host.CreateRunAsync((string)agent["id"]!, task))["id"]!;
         await host.WaitForStatusAsync(runId, "completed");
-        var secret = (await File.ReadAllTextAsync(Path.Combine(host.DataDir, "runs", runId, "claude-hooks.json"))).Length > 0
-            ? ReadSecret(host, runId) : "";
+        var secret = ReadSecret(host, runId);
+        Assert.False(string.IsNullOrEmpty(secret), "every run has its own hook secret");
         return (host, runId, secret);
     }
 
@@ -71,7 +71,9 @@ public sealed class HookTests
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("{}", (await response.Content.ReadAsStringAsync()).Replace(" ", ""));
         using var subagent = await PostHookAsync(host, runId, secret, "{\"event_name\":\"SubagentStart\",\"agent_type\":\"Explore\"}");
+        Assert.Equal(HttpStatusCode.OK, subagent.StatusCode);
         using var ignored = await PostHookAsync(host, runId, secret, "{\"hookEventName\":\"Notification\",\"notification_type\":\"auth_success\"}");
+        Assert.Equal(HttpStatusCode.OK, ignored.StatusCode);
         events = await host.GetEventsAsync(runId);
         var failure = events.Last(e => (string?)e!["event_type"] == "agent.tool_result")!;
         Assert.Equal("Bash", (string?)failure["payload"]!["tool"]);

@@ -140,10 +140,10 @@ public sealed class RealClaudeCliTests
         await using var terminal = new TerminalClient(host.Client, new TerminalOpen { RunId = runId, Cols = 120, Rows = 40 });
         var describe = () => $"terminal (last 3000 characters): {terminal.Text[^Math.Min(3000, terminal.Text.Length)..]}\nrequests: {string.Join("\n", api.ConversationRequests.Select(r => r.Transcript()))}";
         // The UI positions words with cursor moves (plain spaces only with colours on), so compare the visible characters.
-        await Wait.UntilAsync(() => terminal.VisibleCharacters.Contains("shift+tabtocycle", StringComparison.Ordinal), RunTimeout, describe);
+        await Eventually.WaitAsync(() => terminal.VisibleCharacters.Contains("shift+tabtocycle", StringComparison.Ordinal), RunTimeout, describe);
         await terminal.SendAsync(FollowUp);
         await terminal.SendAsync("\r");
-        await Wait.UntilAsync(() => terminal.VisibleCharacters.Contains("Goodbye-from-the-terminal.", StringComparison.Ordinal), RunTimeout, describe);
+        await Eventually.WaitAsync(() => terminal.VisibleCharacters.Contains("Goodbye-from-the-terminal.", StringComparison.Ordinal), RunTimeout, describe);
 
         // The CLI UI sent the paused session's whole conversation, then what was typed.
         var resumed = api.ConversationRequests.Last(r => r.Transcript().Contains(FollowUp, StringComparison.Ordinal));
@@ -153,7 +153,7 @@ public sealed class RealClaudeCliTests
         Assert.True(order.All(i => i >= 0) && order.SequenceEqual(order.Order()), transcript);
 
         // Its hooks drove the run: the prompt made it running, the end of the turn paused it again.
-        await Wait.UntilAsync(async () => Payloads(await host.GetEventsAsync(runId), "run.paused").Count() == 2, RunTimeout, describe);
+        await Eventually.WaitAsync(async () => Payloads(await host.GetEventsAsync(runId), "run.paused").Count() == 2, RunTimeout, describe);
         var events = await host.GetEventsAsync(runId);
         Assert.Equal(sessionId, (string?)Single(events, "terminal.started")["session_id"]);
         Assert.Contains(Payloads(events, "run.started"), p => (string?)p["source"] == "hook");
@@ -161,7 +161,7 @@ public sealed class RealClaudeCliTests
         Assert.Equal("paused", (string?)(await host.GetRunAsync(runId))["status"]);
 
         await host.PostJsonAsync($"/api/runs/{runId}/cancel", new { });
-        await Wait.UntilAsync(() => terminal.Exit is not null, RunTimeout, describe);
+        await Eventually.WaitAsync(() => terminal.Exit is not null, RunTimeout, describe);
     }
 
     /// <summary>
@@ -235,6 +235,87 @@ public sealed class RealClaudeCliTests
         // Whichever reports first names the failure: the StopFailure hook or the result line.
         Assert.Contains((string?)failed["failure_reason"], new[] { "authentication_failed", (string?)result["result"] });
         Assert.Equal((string?)failed["failure_reason"], (string?)Single(events, "run.failed")["reason"]);
+        // The real StopFailure payload names the error in "error" (what fake-claude.sh's STOPFAIL sends too).
+        var stopFailure = host.HookPayloads.FirstOrDefault(h => (string?)h["hook_event_name"] == "StopFailure");
+        Assert.True(stopFailure is not null, string.Join("\n", host.HookPayloads.Select(h => h.ToJsonString())));
+        Assert.Equal("authentication_failed", (string?)stopFailure["error"]);
+    }
+
+    [RealClaudeCliFact]
+    public async Task Run_WithRealCli_TaskToolsAndASubagent_ReachTheRunThroughTheRealHookPayloads()
+    {
+        // What fake-claude.sh's TASKS mode imitates, produced by the real CLI: TaskCreate twice, TaskUpdate,
+        // then a subagent (the Agent tool), whose own conversation the fake model answers too.
+        const string SubagentPrompt = "baton-subagent-prompt: list the files";
+        await using var api = await FakeAnthropicApi.StartAsync(request =>
+        {
+            // The subagent's own conversation starts from the prompt; the main one carries it inside its Agent tool call.
+            var transcript = request.Transcript();
+            if (transcript.Contains(SubagentPrompt, StringComparison.Ordinal) && !transcript.Contains("tool_use:Agent", StringComparison.Ordinal))
+            {
+                return new FakeReply([new FakeText("The subagent looked.")], "end_turn", 50, 5);
+            }
+            if (request.ToolResult("toolu_agent") is not null)
+            {
+                return new FakeReply([new FakeText("All planned.")], "end_turn", 300, 5);
+            }
+            if (transcript.Contains("All planned.", StringComparison.Ordinal))
+            {
+                // The subagent ran in the background; the CLI reports its end as a new prompt.
+                return new FakeReply([new FakeText("The subagent is done too.")], "end_turn", 350, 5);
+            }
+            if (request.ToolResult("toolu_update") is not null)
+            {
+                return new FakeReply([new FakeToolUse("toolu_agent", "Agent", new JsonObject
+                {
+                    ["description"] = "Look around",
+                    ["prompt"] = SubagentPrompt,
+                    ["subagent_type"] = "general-purpose",
+                })], "tool_use", 250, 5);
+            }
+            if (request.ToolResult("toolu_create2") is not null)
+            {
+                return new FakeReply([new FakeToolUse("toolu_update", "TaskUpdate", new JsonObject { ["taskId"] = "1", ["status"] = "completed" })], "tool_use", 200, 5);
+            }
+            return new FakeReply(
+            [
+                new FakeToolUse("toolu_create1", "TaskCreate", new JsonObject { ["subject"] = "Write code", ["description"] = "About Write code", ["activeForm"] = "Writing code" }),
+                new FakeToolUse("toolu_create2", "TaskCreate", new JsonObject { ["subject"] = "Write tests", ["description"] = "About Write tests", ["activeForm"] = "Writing tests" }),
+            ], "tool_use", 100, 5);
+        });
+        await using var host = await StartHostAsync();
+        // The CLI defers tools like TaskCreate behind its ToolSearch tool unless tool search is off.
+        var agentId = await CreateAgentAsync(host, api, "plan first", extraEnv: new() { ["ENABLE_TOOL_SEARCH"] = "false" },
+            allowedTools: "Read,Edit,Write,Bash,Glob,Grep,TaskCreate,TaskUpdate,Agent");
+        var runId = (string)(await host.CreateRunAsync(agentId, "Plan the work."))["id"]!;
+        await Eventually.WaitAsync(async () => (string?)(await host.GetRunAsync(runId))["status"] is "completed" or "failed", RunTimeout, "the run ended");
+        var run = await host.GetRunAsync(runId);
+        var events = await host.GetEventsAsync(runId);
+        var hooks = host.HookPayloads.ToList();
+        var describe = () => $"tools offered: {string.Join(",", api.ConversationRequests.FirstOrDefault()?.Body?["tools"]?.AsArray().Select(t => (string?)t?["name"]) ?? [])}\n"
+            + $"hooks: {string.Join("\n", hooks.Select(h => h.ToJsonString()))}\nevents: {events.ToJsonString()}\n"
+            + $"requests: {string.Join("\n", api.ConversationRequests.Select(r => r.Transcript()))}";
+        Assert.True((string?)run["status"] == "completed", describe());
+
+        // The real payloads have the fields the fake sends and the runs service reads.
+        var create = hooks.First(h => (string?)h["hook_event_name"] == "PostToolUse" && (string?)h["tool_name"] == "TaskCreate");
+        Assert.True(create["tool_response"]?["task"]?["id"] is JsonValue, describe());
+        Assert.Equal("toolu_create1", (string?)hooks.First(h => (string?)h["hook_event_name"] == "PreToolUse" && (string?)h["tool_name"] == "TaskCreate")["tool_use_id"]);
+        var update = hooks.First(h => (string?)h["hook_event_name"] == "PreToolUse" && (string?)h["tool_name"] == "TaskUpdate");
+        Assert.Equal("1", (string?)update["tool_input"]!["taskId"]);
+        var subagent = hooks.FirstOrDefault(h => (string?)h["hook_event_name"] == "SubagentStart");
+        Assert.True(subagent is not null, describe());
+        Assert.Equal("general-purpose", (string?)subagent["agent_type"]);
+        Assert.True(subagent["agent_id"] is JsonValue, describe());
+
+        // And the run shows them: the task list reconstructed from the CLI's own hooks, the subagent's start and stop.
+        var tasks = (await host.GetJsonAsync($"/api/runs/{runId}/tasks")).AsArray();
+        Assert.True(tasks.Count == 2, describe());
+        Assert.Equal(["Write code", "Write tests"], tasks.Select(t => (string?)t!["subject"]));
+        Assert.Equal(["completed", "pending"], tasks.Select(t => (string?)t!["status"]));
+        Assert.Equal((string?)create["tool_response"]!["task"]!["id"], (string?)tasks[0]!["id"]);
+        Assert.Equal("general-purpose", (string?)Single(events, "agent.subagent_start")["agent_type"]);
+        Assert.Equal((string?)subagent["agent_id"], (string?)Single(events, "agent.subagent_stop")["agent_id"]);
     }
 
     /// <summary>
@@ -243,7 +324,7 @@ public sealed class RealClaudeCliTests
     /// </summary>
     private static Task<RunsHost> StartHostAsync() => RunsHost.StartAsync(new RunsHostOptions
     {
-        ClaudeCommand = ClaudeCli.RequireExecutable(),
+        ClaudeCommand = PinnedCli.Claude.RequireExecutable(),
         Settings = { ["BATON_KILL_GRACE_SECONDS"] = "10" },
     });
 
@@ -260,7 +341,7 @@ public sealed class RealClaudeCliTests
 
     /// <summary>An agent whose CLI talks to <paramref name="api"/> only, with a throwaway home and no non-essential traffic.</summary>
     private static async Task<string> CreateAgentAsync(
-        RunsHost host, FakeAnthropicApi api, string instructions, string? apiKey = null, Dictionary<string, string>? extraEnv = null)
+        RunsHost host, FakeAnthropicApi api, string instructions, string? apiKey = null, Dictionary<string, string>? extraEnv = null, string? allowedTools = null)
     {
         var project = await host.CreateProjectWithRepoAsync();
         var home = Directory.CreateDirectory(Path.Combine(host.DataDir, "claude-home")).FullName;
@@ -284,6 +365,7 @@ public sealed class RealClaudeCliTests
             model = Model,
             instructions,
             max_turns = 5,
+            allowed_tools = allowedTools ?? "Read,Edit,Write,Bash,Glob,Grep",
             provider_config = new { env },
         });
         return (string)agent["id"]!;

@@ -160,7 +160,7 @@ public sealed class RealCodexCliTests
     /// <summary>The runs service starting the real CLI; pause gives it a grace to write its rollout before SIGKILL.</summary>
     private static Task<RunsHost> StartHostAsync() => RunsHost.StartAsync(new RunsHostOptions
     {
-        CodexCommand = CodexCli.RequireExecutable(),
+        CodexCommand = PinnedCli.Codex.RequireExecutable(),
         Settings = { ["BATON_KILL_GRACE_SECONDS"] = "10" },
     });
 

@@ -75,7 +75,7 @@ public sealed class RunLifecycleTests
         var workspace = host.Git.Service.Workspaces[id];
         Assert.True(File.Exists(Path.Combine(workspace.Repos[0].WorktreePath, "fake-output.txt")));
         Assert.Contains((id, true), host.Git.Service.ActiveCalls);
-        await Wait.UntilAsync(() => host.Git.Service.ActiveCalls.Contains((id, false)), TimeSpan.FromSeconds(10), () => "never set inactive");
+        await Eventually.WaitAsync(() => host.Git.Service.ActiveCalls.Contains((id, false)), TimeSpan.FromSeconds(10), () => "never set inactive");
     }
 
     [Fact]
@@ -110,16 +110,16 @@ public sealed class RunLifecycleTests
         var id = (string)(await host.CreateRunAsync(agentId, "SLEEP please"))["id"]!;
         await host.WaitForStatusAsync(id, "running");
         var childPidFile = Path.Combine(stateDir, "child.pid");
-        await Wait.UntilAsync(() => File.Exists(childPidFile) && File.ReadAllText(childPidFile).Trim().Length > 0, TimeSpan.FromSeconds(20), () => "fake CLI never started its child");
+        await Eventually.WaitAsync(() => File.Exists(childPidFile) && File.ReadAllText(childPidFile).Trim().Length > 0, TimeSpan.FromSeconds(20), () => "fake CLI never started its child");
         var childPid = int.Parse(File.ReadAllText(childPidFile).Trim(), System.Globalization.CultureInfo.InvariantCulture);
         var cliPid = int.Parse(File.ReadAllText(Path.Combine(stateDir, "cli.pid")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
-        Assert.True(IsAlive(childPid));
+        Assert.True(ProcFs.IsAlive(childPid));
 
         using var cancel = await host.Http.PostAsync($"/api/runs/{id}/cancel", null);
         Assert.Equal(HttpStatusCode.OK, cancel.StatusCode);
         var run = await host.GetRunAsync(id);
         Assert.Equal("cancelled", (string?)run["status"]);
-        await Wait.UntilAsync(() => !IsAlive(childPid) && !IsAlive(cliPid), TimeSpan.FromSeconds(10), () => "process group survived cancel");
+        await Eventually.WaitAsync(() => !ProcFs.IsAlive(childPid) && !ProcFs.IsAlive(cliPid), TimeSpan.FromSeconds(10), () => "process group survived cancel");
         Assert.Contains(await host.GetEventsAsync(id), e => (string?)e!["event_type"] == "run.cancelled");
 
         using var again = await host.Http.PostAsync($"/api/runs/{id}/cancel", null);
@@ -135,8 +135,8 @@ public sealed class RunLifecycleTests
         await using var _ = host;
         var id = (string)(await host.CreateRunAsync(agentId, "SLEEP then work"))["id"]!;
         await host.WaitForStatusAsync(id, "running");
-        await Wait.UntilAsync(() => File.Exists(Path.Combine(stateDir, "child.pid")), TimeSpan.FromSeconds(20), () => "fake CLI never slept");
-        await Wait.UntilAsync(async () => (await host.GetRunAsync(id))["session_id"] is not null, TimeSpan.FromSeconds(10), () => "no session id");
+        await Eventually.WaitAsync(() => File.Exists(Path.Combine(stateDir, "child.pid")), TimeSpan.FromSeconds(20), () => "fake CLI never slept");
+        await Eventually.WaitAsync(async () => (await host.GetRunAsync(id))["session_id"] is not null, TimeSpan.FromSeconds(10), () => "no session id");
 
         using var pause = await host.Http.PostAsync($"/api/runs/{id}/pause", null);
         Assert.Equal(HttpStatusCode.OK, pause.StatusCode);
@@ -169,7 +169,7 @@ public sealed class RunLifecycleTests
         await using var _ = host;
         var id = (string)(await host.CreateRunAsync(agentId, "SLEEP"))["id"]!;
         await host.WaitForStatusAsync(id, "running");
-        await Wait.UntilAsync(async () => (await host.GetRunAsync(id))["session_id"] is not null, TimeSpan.FromSeconds(10), () => "no session id");
+        await Eventually.WaitAsync(async () => (await host.GetRunAsync(id))["session_id"] is not null, TimeSpan.FromSeconds(10), () => "no session id");
         using var whileRunning = await host.Http.PostAsJsonAsync($"/api/runs/{id}/continue", new { message = "x" });
         Assert.Equal(HttpStatusCode.Conflict, whileRunning.StatusCode);
         using var deleteRunning = await host.Http.DeleteAsync($"/api/runs/{id}");
@@ -201,7 +201,7 @@ public sealed class RunLifecycleTests
         Assert.True(File.Exists(Path.Combine(runDir, "output.log")));
         Assert.True(File.Exists(Path.Combine(runDir, "claude-hooks.json")));
         Assert.True(Directory.Exists(worktree));
-        await Wait.UntilAsync(() => host.Git.Service.ActiveCalls.Contains((id, false)), TimeSpan.FromSeconds(10), () => "never inactive");
+        await Eventually.WaitAsync(() => host.Git.Service.ActiveCalls.Contains((id, false)), TimeSpan.FromSeconds(10), () => "never inactive");
 
         using var delete = await host.Http.DeleteAsync($"/api/runs/{id}");
         Assert.Equal(HttpStatusCode.NoContent, delete.StatusCode);
@@ -260,25 +260,5 @@ public sealed class RunLifecycleTests
         Assert.Equal("failed", (string?)failed["status"]);
         Assert.Equal("service restarted", (string?)failed["failure_reason"]);
         await second.WaitForStatusAsync(queuedId, "completed");
-    }
-
-    private static bool IsAlive(int pid)
-    {
-        // A zombie is dead for our purposes.
-        var stat = $"/proc/{pid}/stat";
-        if (!File.Exists(stat))
-        {
-            return false;
-        }
-        try
-        {
-            var text = File.ReadAllText(stat);
-            var state = text[(text.LastIndexOf(')') + 2)..][0];
-            return state != 'Z';
-        }
-        catch (IOException)
-        {
-            return false;
-        }
     }
 }

@@ -76,34 +76,40 @@ public sealed class SettingsAndNotificationsTests
         // notify on: completion is announced (after two failed deliveries, retried).
         var notified = (string)(await host.CreateRunAsync((string)agent["id"]!, "SLEEP"))["id"]!;
         await host.WaitForStatusAsync(notified, "running");
-        await Wait.UntilAsync(async () => (await host.GetRunAsync(notified))["session_id"] is JsonValue, TimeSpan.FromSeconds(10), () => "no session id");
+        await Eventually.WaitAsync(async () => (await host.GetRunAsync(notified))["session_id"] is JsonValue, TimeSpan.FromSeconds(10), () => "no session id");
         await host.PostJsonAsync($"/api/runs/{notified}/notify", new { notify = true });
         Assert.True((bool)(await host.GetRunAsync(notified))["notify"]!);
         await host.PostJsonAsync($"/api/runs/{notified}/pause", new { });
         await host.PostJsonAsync($"/api/runs/{notified}/continue", new { message = "finish" });
         await host.WaitForStatusAsync(notified, "completed");
-        await Wait.UntilAsync(() => discord.Received.Any(m => m.Contains("completed", StringComparison.Ordinal)), TimeSpan.FromSeconds(20), () => "no completion message");
+        await Eventually.WaitAsync(() => discord.Received.Any(m => m.Contains("completed", StringComparison.Ordinal)), TimeSpan.FromSeconds(20), () => "no completion message");
         Assert.True(discord.Attempts >= 3);
 
         // A failed run is announced by the global flag; needs attention always.
         var failing = (string)(await host.CreateRunAsync((string)agent["id"]!, "FAIL ATTENTION"))["id"]!;
         await host.WaitForStatusAsync(failing, "failed");
-        await Wait.UntilAsync(() => discord.Received.Any(m => m.Contains("failed", StringComparison.Ordinal)), TimeSpan.FromSeconds(20), () => "no failure message");
-        await Wait.UntilAsync(() => discord.Received.Any(m => m.Contains("needs attention", StringComparison.Ordinal)), TimeSpan.FromSeconds(20), () => "no attention message");
+        await Eventually.WaitAsync(() => discord.Received.Any(m => m.Contains("failed", StringComparison.Ordinal)), TimeSpan.FromSeconds(20), () => "no failure message");
+        await Eventually.WaitAsync(() => discord.Received.Any(m => m.Contains("needs attention", StringComparison.Ordinal)), TimeSpan.FromSeconds(20), () => "no attention message");
     }
 
     [Fact]
     public async Task Discord_Down_DoesNotFailTheRun()
     {
+        // "Down": every delivery fails with a 500, so the notifier retries and gives up.
+        await using var discord = await FakeDiscord.StartAsync(failFirst: int.MaxValue);
         await using var host = await RunsHost.StartAsync();
-        using (await host.Http.PutAsync("/api/settings/notifications", Text.Json("{\"discord_webhook_url\":\"http://127.0.0.1:9/webhook\"}")))
+        using (var put = await host.Http.PutAsync("/api/settings/notifications", Text.Json($"{{\"discord_webhook_url\":\"{discord.Url}\"}}")))
         {
+            Assert.Equal(HttpStatusCode.OK, put.StatusCode);
         }
         var project = await host.CreateProjectWithRepoAsync();
         var agent = await host.CreateAgentAsync((string)project["id"]!);
         var runId = (string)(await host.CreateRunAsync((string)agent["id"]!, "ATTENTION"))["id"]!;
         await host.PostJsonAsync($"/api/runs/{runId}/notify", new { notify = true });
-        await host.WaitForStatusAsync(runId, "completed");
+        var run = await host.WaitForStatusAsync(runId, "completed");
+        Assert.True(string.IsNullOrEmpty((string?)run["failure_reason"]), run.ToJsonString());
+        await Eventually.WaitAsync(() => discord.Attempts >= 1, TimeSpan.FromSeconds(20), () => "the notifier never tried to deliver");
+        Assert.Empty(discord.Received);
     }
 
     private sealed class FakeDiscord : IAsyncDisposable

@@ -39,7 +39,7 @@ public sealed class TerminalTests
         Assert.Equal(2, status.Counters["terminal_viewers"]);
 
         await host.PostJsonAsync($"/api/runs/{runId}/cancel", new { });
-        await Wait.UntilAsync(() => first.Exit is not null && second.Exit is not null, TimeSpan.FromSeconds(15), () => "viewers never saw the end");
+        await Eventually.WaitAsync(() => first.Exit is not null && second.Exit is not null, TimeSpan.FromSeconds(15), () => "viewers never saw the end");
         using var logs = await host.Http.GetAsync($"/api/runs/{runId}/logs");
         Assert.Contains("got:from-two", await logs.Content.ReadAsStringAsync());
     }
@@ -53,7 +53,7 @@ public sealed class TerminalTests
         var agent = await host.CreateAgentAsync((string)project["id"]!, new { provider_config = new { env = new { FAKE_STATE_DIR = stateDir } } });
         var runId = (string)(await host.CreateRunAsync((string)agent["id"]!, "SLEEP then wait"))["id"]!;
         await host.WaitForStatusAsync(runId, "running");
-        await Wait.UntilAsync(async () => (await host.GetRunAsync(runId))["session_id"] is not null, TimeSpan.FromSeconds(15), () => "no session id");
+        await Eventually.WaitAsync(async () => (await host.GetRunAsync(runId))["session_id"] is not null, TimeSpan.FromSeconds(15), () => "no session id");
         await host.PostJsonAsync($"/api/runs/{runId}/pause", new { });
         var sessionId = (string)(await host.GetRunAsync(runId))["session_id"]!;
 
@@ -69,7 +69,7 @@ public sealed class TerminalTests
         var pausesBefore = (await host.GetEventsAsync(runId)).Count(e => (string?)e!["event_type"] == "run.paused");
         await first.SendAsync("add a README\n");
         await first.WaitForAsync("you said: add a README");
-        await Wait.UntilAsync(async () => (await host.GetEventsAsync(runId)).Count(e => (string?)e!["event_type"] == "run.paused") > pausesBefore,
+        await Eventually.WaitAsync(async () => (await host.GetEventsAsync(runId)).Count(e => (string?)e!["event_type"] == "run.paused") > pausesBefore,
             TimeSpan.FromSeconds(15), () => "the Stop hook never paused the run");
         var events = await host.GetEventsAsync(runId);
         Assert.Contains(events, e => (string?)e!["event_type"] == "run.started" && (string?)e["payload"]!["source"] == "hook");
@@ -82,7 +82,7 @@ public sealed class TerminalTests
         Assert.Single(await host.GetEventsAsync(runId), e => (string?)e!["event_type"] == "terminal.started");
 
         await second.SendAsync("/exit\n");
-        await Wait.UntilAsync(() => second.Exit is not null, TimeSpan.FromSeconds(15), () => "the interactive CLI never exited");
+        await Eventually.WaitAsync(() => second.Exit is not null, TimeSpan.FromSeconds(15), () => "the interactive CLI never exited");
         Assert.Equal(0, second.Exit!.ExitCode);
         await host.WaitForStatusAsync(runId, "completed");
     }
@@ -99,7 +99,7 @@ public sealed class TerminalTests
 
         // A custom command has no interactive resume: the recorded output, then the end.
         await using var viewer = new TerminalClient(host.Client, new TerminalOpen { RunId = runId });
-        await Wait.UntilAsync(() => viewer.Exit is not null, TimeSpan.FromSeconds(15), () => "the terminal never ended");
+        await Eventually.WaitAsync(() => viewer.Exit is not null, TimeSpan.FromSeconds(15), () => "the terminal never ended");
         Assert.Equal("the run has no live terminal", viewer.Exit!.Reason);
         Assert.Contains("custom-output", viewer.Text, StringComparison.Ordinal);
         Assert.DoesNotContain(await host.GetEventsAsync(runId), e => (string?)e!["event_type"] == "terminal.started");
@@ -118,7 +118,7 @@ public sealed class TerminalTests
         var active = await host.Client.GetStatusAsync(new Baton.Contracts.Common.V1.StatusRequest());
         Assert.Equal(1, active.Counters["sessions_active"]);
         await viewer.DisposeAsync();
-        await Wait.UntilAsync(async () => (await host.Client.GetStatusAsync(new Baton.Contracts.Common.V1.StatusRequest())).Counters["sessions_active"] == 0,
+        await Eventually.WaitAsync(async () => (await host.Client.GetStatusAsync(new Baton.Contracts.Common.V1.StatusRequest())).Counters["sessions_active"] == 0,
             TimeSpan.FromSeconds(15), () => "ephemeral terminal still alive");
     }
 

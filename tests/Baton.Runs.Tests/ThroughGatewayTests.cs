@@ -9,30 +9,35 @@ using Baton.Testing;
 
 namespace Baton.Runs.Tests;
 
-/// <summary>The whole system through the gateway (launcher harness), with a fake git service and the fake claude CLI.</summary>
+/// <summary>The whole system through the gateway (launcher harness), with the real git service and the fake claude CLI.</summary>
 [Trait("Category", "Redis")]
 public sealed class ThroughGatewayTests
 {
-    private static async Task<(BatonSystem System, FakeGitServer Git, HttpClient Http)> StartAsync()
+    private static async Task<(BatonSystem System, HttpClient Http)> StartAsync()
     {
-        var worktrees = RunsHost.NewTempDir("gw-worktrees");
-        var git = await FakeGitServer.StartAsync(worktrees);
         var options = new BatonLaunchOptions();
-        options.Environment["services__git__grpc__0"] = git.Url;
         options.Environment["BATON_CLAUDE_COMMAND"] = RunsHost.FakeClaudePath;
         options.Environment["BATON_KILL_GRACE_SECONDS"] = "1";
         options.Environment["BATON_KEEPALIVE_SECONDS"] = "1";
         var system = await BatonSystem.StartAsync(options);
-        return (system, git, system.CreateClient());
+        return (system, system.CreateClient());
     }
 
-    private static async Task<string> CreateRunAsync(HttpClient http, FakeGitServer git, string dataDir, string task)
+    /// <summary>A project with one repository, added through the gateway to the real git service, as a client does.</summary>
+    private static async Task<string> CreateProjectWithRepoAsync(HttpClient http, string dataDir, string name)
     {
-        using var projectResponse = await http.PostAsJsonAsync("/api/projects", new { name = "gw" });
+        using var projectResponse = await http.PostAsJsonAsync("/api/projects", new { name });
         Assert.Equal(HttpStatusCode.Created, projectResponse.StatusCode);
-        var project = JsonNode.Parse(await projectResponse.Content.ReadAsStringAsync())!;
-        var projectId = (string)project["id"]!;
-        git.Service.AddRepo(projectId, "app", GitCli.CreateRepo(Path.Combine(dataDir, "repo-" + Guid.NewGuid().ToString("N")[..8])));
+        var projectId = (string)JsonNode.Parse(await projectResponse.Content.ReadAsStringAsync())!["id"]!;
+        var repoPath = GitProcess.CreateRepo(Path.Combine(dataDir, "repo-" + Guid.NewGuid().ToString("N")[..8]));
+        using var repoResponse = await http.PostAsJsonAsync($"/api/projects/{projectId}/repos", new { name = "app", repo_path = repoPath });
+        Assert.True(repoResponse.StatusCode == HttpStatusCode.Created, await repoResponse.Content.ReadAsStringAsync());
+        return projectId;
+    }
+
+    private static async Task<string> CreateRunAsync(HttpClient http, string dataDir, string task)
+    {
+        var projectId = await CreateProjectWithRepoAsync(http, dataDir, "gw");
         using var agentResponse = await http.PostAsJsonAsync("/api/agents", new JsonObject
         {
             ["project_id"] = projectId,
@@ -54,11 +59,10 @@ public sealed class ThroughGatewayTests
     [Fact]
     public async Task Run_ThroughGateway_HooksReachTheService_SseResumesByLastEventId_ErrorsArePlainText()
     {
-        var (system, git, http) = await StartAsync();
+        var (system, http) = await StartAsync();
         await using var _ = system;
-        await using var __ = git;
-        using var ___ = http;
-        var runId = await CreateRunAsync(http, git, system.DataDir, "gateway TOKENS:500 TASKS");
+        using var __ = http;
+        var runId = await CreateRunAsync(http, system.DataDir, "gateway TOKENS:500 TASKS");
 
         // The run completes; the fake CLI's hooks went through the gateway's open hook route with the run secret.
         await Eventually.WaitAsync(async () => (string?)JsonNode.Parse(await http.GetStringAsync($"/api/runs/{runId}"))!["status"] == "completed",
@@ -115,13 +119,10 @@ public sealed class ThroughGatewayTests
     [Fact]
     public async Task Terminal_WebSocketThroughGateway_TwoViewersShareThePty_JsonResize()
     {
-        var (system, git, http) = await StartAsync();
+        var (system, http) = await StartAsync();
         await using var _ = system;
-        await using var __ = git;
-        using var ___ = http;
-        using var projectResponse = await http.PostAsJsonAsync("/api/projects", new { name = "term" });
-        var projectId = (string)JsonNode.Parse(await projectResponse.Content.ReadAsStringAsync())!["id"]!;
-        git.Service.AddRepo(projectId, "app", GitCli.CreateRepo(Path.Combine(system.DataDir, "repo-term")));
+        using var __ = http;
+        var projectId = await CreateProjectWithRepoAsync(http, system.DataDir, "term");
         var agentBody = new JsonObject
         {
             ["project_id"] = projectId,
@@ -197,7 +198,7 @@ public sealed class ThroughGatewayTests
         using var projectResponse = await http.PostAsJsonAsync("/api/projects", new { name = "real-git" });
         Assert.Equal(HttpStatusCode.Created, projectResponse.StatusCode);
         var projectId = (string)JsonNode.Parse(await projectResponse.Content.ReadAsStringAsync())!["id"]!;
-        var repoPath = GitCli.CreateRepo(Path.Combine(system.DataDir, "real-repo"));
+        var repoPath = GitProcess.CreateRepo(Path.Combine(system.DataDir, "real-repo"));
         using var repoResponse = await http.PostAsJsonAsync($"/api/projects/{projectId}/repos", new { name = "app", repo_path = repoPath });
         Assert.True(repoResponse.StatusCode == HttpStatusCode.Created, await repoResponse.Content.ReadAsStringAsync());
         var project = JsonNode.Parse(await http.GetStringAsync($"/api/projects/{projectId}"))!;

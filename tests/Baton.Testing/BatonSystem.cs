@@ -48,7 +48,7 @@ public sealed class BatonSystem : IAsyncDisposable
     public static async Task<BatonSystem> StartAsync(BatonLaunchOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new BatonLaunchOptions();
-        var dataDir = Directory.CreateTempSubdirectory("baton-test-").FullName;
+        var dataDir = TestEnvironment.NewDirectory("baton-test");
         var token = options.AuthDisabled ? "" : options.Token ?? "test-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant();
         var workDir = options.WorkDir ?? dataDir;
         var output = new ConcurrentQueue<string>();
@@ -127,13 +127,7 @@ public sealed class BatonSystem : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Orchestrator.DisposeAsync();
-        try
-        {
-            Directory.Delete(DataDir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        TestEnvironment.DeleteQuietly(DataDir);
     }
 
     private sealed class BearerHandler(string token) : DelegatingHandler

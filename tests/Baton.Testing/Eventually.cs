@@ -3,9 +3,11 @@ namespace Baton.Testing;
 /// <summary>Waits on a condition with a timeout: the tests' only way to synchronise with other processes.</summary>
 public static class Eventually
 {
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
+
     public static async Task<T> WaitAsync<T>(Func<Task<T>> probe, Func<T, bool> done, TimeSpan? timeout = null, string? what = null)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        var deadline = DateTime.UtcNow + (timeout ?? DefaultTimeout);
         var delay = TimeSpan.FromMilliseconds(20);
         while (true)
         {
@@ -25,4 +27,23 @@ public static class Eventually
 
     public static Task WaitAsync(Func<Task<bool>> condition, TimeSpan? timeout = null, string? what = null) =>
         WaitAsync(condition, ok => ok, timeout, what);
+
+    public static Task WaitAsync(Func<bool> condition, TimeSpan? timeout = null, string? what = null) =>
+        WaitAsync(() => Task.FromResult(condition()), ok => ok, timeout, what);
+
+    /// <summary>Like <see cref="WaitAsync(Func{Task{bool}}, TimeSpan?, string?)"/>, with a description computed when it times out (the last state seen).</summary>
+    public static async Task WaitAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> describe)
+    {
+        try
+        {
+            await WaitAsync(condition, timeout, "");
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException(describe());
+        }
+    }
+
+    public static Task WaitAsync(Func<bool> condition, TimeSpan timeout, Func<string> describe) =>
+        WaitAsync(() => Task.FromResult(condition()), timeout, describe);
 }

@@ -7,6 +7,7 @@ using Baton.Testing;
 namespace Baton.Foundation.Tests.EndToEnd;
 
 [Collection(SystemCollection.Name)]
+[Trait("Category", "Redis")]
 public sealed class AuthenticationTests(SystemFixture fixture)
 {
     private BatonSystem Baton => fixture.System;

@@ -6,6 +6,7 @@ using Baton.Testing;
 namespace Baton.Foundation.Tests.EndToEnd;
 
 [Collection(SystemCollection.Name)]
+[Trait("Category", "Redis")]
 public sealed class DeploymentApiTests(SystemFixture fixture)
 {
     private BatonSystem Baton => fixture.System;

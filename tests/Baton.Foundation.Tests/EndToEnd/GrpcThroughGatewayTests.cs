@@ -8,6 +8,7 @@ using Grpc.Core;
 namespace Baton.Foundation.Tests.EndToEnd;
 
 [Collection(SystemCollection.Name)]
+[Trait("Category", "Redis")]
 public sealed class GrpcThroughGatewayTests(SystemFixture fixture)
 {
     private BatonSystem Baton => fixture.System;
@@ -44,23 +45,18 @@ public sealed class GrpcThroughGatewayTests(SystemFixture fixture)
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         using var call = new Logs.LogsClient(channel).StreamLogs(new StreamLogsRequest(), cancellationToken: timeout.Token);
         var marker = Guid.NewGuid().ToString("N");
-        var triggering = Task.Run(async () =>
+        using var client = Baton.CreateClient();
+        // The stream is live once the call is open; repeat until the record shows up.
+        await using var triggering = BackgroundLoop.Repeat(async ct =>
         {
-            using var client = Baton.CreateClient();
-            // The stream is live once the call is open; repeat until the record shows up.
-            while (!timeout.IsCancellationRequested)
-            {
-                await client.PostAsync("/api/v2/csp/reports", new StringContent($$$"""{"csp-report":{"m":"{{{marker}}}"}}""", System.Text.Encoding.UTF8, "application/json"));
-                await Task.Delay(200);
-            }
-        });
+            using var _ = await client.PostAsync("/api/v2/csp/reports", new StringContent($$$"""{"csp-report":{"m":"{{{marker}}}"}}""", System.Text.Encoding.UTF8, "application/json"), ct);
+        }, TimeSpan.FromMilliseconds(200), timeout.Token);
         LogRecord? found = null;
-        await foreach (var record in call.ResponseStream.ReadAllAsync(timeout.Token))
+        while (found is null && await triggering.WatchAsync(call.ResponseStream.MoveNext(timeout.Token)))
         {
-            if (record.Message.Contains(marker, StringComparison.Ordinal))
+            if (call.ResponseStream.Current.Message.Contains(marker, StringComparison.Ordinal))
             {
-                found = record;
-                break;
+                found = call.ResponseStream.Current;
             }
         }
         await timeout.CancelAsync();

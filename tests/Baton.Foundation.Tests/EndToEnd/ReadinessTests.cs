@@ -49,24 +49,16 @@ public sealed class ReadinessTests
         using var response = await client.GetAsync("/api/logs/stream", HttpCompletionOption.ResponseHeadersRead, timeout.Token);
         using var sse = new SseReader(await response.Content.ReadAsStreamAsync(timeout.Token));
         var marker = Guid.NewGuid().ToString("N");
-        var reporting = Task.Run(async () =>
-        {
-            while (!timeout.IsCancellationRequested)
-            {
-                await LogStreamTests.Report(client, marker);
-                await Task.Delay(250);
-            }
-        });
+        await using var reporting = BackgroundLoop.Repeat(_ => LogStreamTests.Report(client, marker), TimeSpan.FromMilliseconds(250), timeout.Token);
         while (true)
         {
-            var frame = await sse.ReadFrameAsync(timeout.Token);
+            var frame = await reporting.WatchAsync(sse.ReadFrameAsync(timeout.Token));
             Assert.NotNull(frame);
             if (frame.Data.Contains(marker, StringComparison.Ordinal))
             {
                 break;
             }
         }
-        await timeout.CancelAsync();
     }
 
     [Fact]

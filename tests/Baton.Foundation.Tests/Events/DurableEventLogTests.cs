@@ -5,7 +5,7 @@ namespace Baton.Foundation.Tests.Events;
 
 public sealed class DurableEventLogTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("baton-log-").FullName;
+    private readonly string _dir = TestEnvironment.NewDirectory("baton-log");
 
     private DurableEventLog Open() => new(Path.Combine(_dir, "events.db"), NullLogger.Instance);
 

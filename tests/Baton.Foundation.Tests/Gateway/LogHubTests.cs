@@ -53,11 +53,11 @@ public sealed class LogHubTests
         var (_, slow) = hub.Subscribe(null, DateTimeOffset.MaxValue);
         var (_, reader) = hub.Subscribe(null, DateTimeOffset.MaxValue);
         var received = 0;
-        var reading = Task.Run(async () =>
+        await using var reading = BackgroundLoop.Start(async ct =>
         {
-            await foreach (var _ in reader.Reader.ReadAllAsync())
+            await foreach (var _ in reader.Reader.ReadAllAsync(ct))
             {
-                if (++received == LogHub.SubscriberCapacity * 2)
+                if (Interlocked.Increment(ref received) == LogHub.SubscriberCapacity * 2)
                 {
                     return;
                 }
@@ -67,12 +67,12 @@ public sealed class LogHubTests
         {
             hub.Append(Message("x"));
             // The fast reader keeps up; the test only paces the producer to its reader, never to the slow one.
-            while (Volatile.Read(ref received) < i - LogHub.SubscriberCapacity / 2)
-            {
-                await Task.Yield();
-            }
+            var sent = i;
+            await reading.WatchAsync(Eventually.WaitAsync(() => Volatile.Read(ref received) >= sent - LogHub.SubscriberCapacity / 2,
+                TimeSpan.FromSeconds(10), "the fast reader keeps up"));
         }
-        await reading.WaitAsync(TimeSpan.FromSeconds(10));
+        await reading.Completion.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(LogHub.SubscriberCapacity * 2, Volatile.Read(ref received));
         await Assert.ThrowsAsync<SlowConsumerException>(async () =>
         {
             await foreach (var _ in slow.Reader.ReadAllAsync())

@@ -29,6 +29,17 @@ public sealed class RoutingAndErrorTests
     public void Classify_PutsEachRouteInItsReferencesFamily(string path, RouteFamily expected) =>
         Assert.Equal(expected, RouteFamilies.Classify(new PathString(path)));
 
+    [Fact]
+    public void RouteTable_FamiliesAgreeWithTheGateways()
+    {
+        // The tests' route table (Baton.Testing.Routes) must classify every route as the gateway does.
+        foreach (var route in Baton.Testing.Routes.RouteTable.All)
+        {
+            var path = System.Text.RegularExpressions.Regex.Replace(route.PathTemplate, "{[^}]+}", "x");
+            Assert.True(route.Family.ToString() == RouteFamilies.Classify(new PathString(path)).ToString(), $"{route.Key}: {route.Family}");
+        }
+    }
+
     [Theory]
     [InlineData(RouteFamily.Gestalt, """{"message":"nope","error":"nope","code":"not_found"}""")]
     [InlineData(RouteFamily.Chat, """{"detail":"nope"}""")]

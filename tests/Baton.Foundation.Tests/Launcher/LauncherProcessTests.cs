@@ -7,6 +7,7 @@ using Baton.Testing;
 namespace Baton.Foundation.Tests.Launcher;
 
 /// <summary>The launcher as a user runs it: a real process, stopped with a signal.</summary>
+[Trait("Category", "Redis")]
 public sealed class LauncherProcessTests
 {
     private static readonly string Launcher = typeof(Orchestrator).Assembly.Location;
@@ -54,7 +55,7 @@ public sealed class LauncherProcessTests
         holder.Start();
         var port = ((IPEndPoint)holder.LocalEndpoint).Port;
         var output = new StringWriter();
-        using var launcher = Start(["--port", $"{port}", "--grpc-port", $"{Ports.Free()}", "--data-dir", Path.GetTempPath()], output);
+        using var launcher = Start(["--port", $"{port}", "--grpc-port", $"{Ports.Free()}", "--data-dir", TestEnvironment.NewDirectory("baton-launch")], output);
         await launcher.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(1, launcher.ExitCode);
         Assert.Contains($"port {port} on 127.0.0.1 is already in use", output.ToString());

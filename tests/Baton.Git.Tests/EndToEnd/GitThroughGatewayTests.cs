@@ -11,7 +11,7 @@ namespace Baton.Git.Tests.EndToEnd;
 /// <summary>The whole system (launcher, gateway, services): git's routes through the gateway with the admin token.</summary>
 public sealed class GitSystemFixture : IAsyncLifetime
 {
-    public string Root { get; } = Directory.CreateTempSubdirectory("baton-git-system-").FullName;
+    public string Root { get; } = TestEnvironment.NewDirectory("baton-git-system");
     public BatonSystem System { get; private set; } = null!;
     public HttpClient Http { get; private set; } = null!;
     public GitService.GitServiceClient Grpc { get; private set; } = null!;
@@ -147,51 +147,84 @@ public sealed class GitThroughGatewayTests(GitSystemFixture fx)
     }
 
     [Fact]
-    public async Task WsEvents_ThroughGateway_SendsFileChangeFrames_AndHonoursSubscribe()
+    public async Task WsEvents_ThroughGateway_SendsFileChangeFrames()
     {
         var project = await NewProjectAsync();
         var repo = TestGit.CreateRepo(fx.Root, "ws-" + Guid.NewGuid().ToString("N")[..6]);
         (await fx.Http.PostAsJsonAsync($"/api/projects/{project}/repos", new { name = "app", repo_path = repo })).EnsureSuccessStatusCode();
-
-        using var socket = new ClientWebSocket();
-        socket.Options.SetRequestHeader("Authorization", "Bearer " + fx.System.Token);
-        var url = new UriBuilder(fx.System.GatewayUrl) { Scheme = "ws", Path = "/ws/events" }.Uri;
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await socket.ConnectAsync(url, timeout.Token);
+        using var socket = await ConnectEventsAsync(timeout.Token);
+        // Everything (no subscription yet, and "file-change" names every op).
         await socket.SendAsync(Encoding.UTF8.GetBytes("{\"subscribe\":[\"file-change\"]}"), WebSocketMessageType.Text, true, timeout.Token);
 
         var file = Path.Combine(repo, "hello.txt");
-        var buffer = new byte[16384];
         // The watcher starts when the bridge subscribes; keep touching the file until a frame for it arrives.
-        var writer = Task.Run(async () =>
+        var i = 0;
+        await using var writer = BackgroundLoop.Repeat(ct => File.WriteAllTextAsync(file, (i++).ToString(System.Globalization.CultureInfo.InvariantCulture), ct),
+            TimeSpan.FromMilliseconds(300), timeout.Token);
+        JsonNode frame;
+        do
         {
-            for (var i = 0; !timeout.IsCancellationRequested && socket.State == WebSocketState.Open; i++)
-            {
-                await File.WriteAllTextAsync(file, i.ToString(System.Globalization.CultureInfo.InvariantCulture));
-                await Task.Delay(300, timeout.Token);
-            }
-        });
-        JsonNode? frame = null;
-        while (frame is null)
-        {
-            var result = await socket.ReceiveAsync(buffer, timeout.Token);
-            var candidate = JsonNode.Parse(Encoding.UTF8.GetString(buffer, 0, result.Count))!;
-            if (candidate["path"]!.GetValue<string>() == file)
-            {
-                frame = candidate;
-            }
+            frame = await writer.WatchAsync(ReceiveFrameAsync(socket, timeout.Token));
         }
+        while (frame["path"]!.GetValue<string>() != file);
         Assert.Equal("file-change", frame["type"]!.GetValue<string>());
         Assert.Contains(frame["op"]!.GetValue<string>(), new[] { "create", "modify" });
         Assert.NotNull(frame["timestamp"]);
         await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
-        await timeout.CancelAsync();
-        try
+    }
+
+    [Fact]
+    public async Task WsEvents_ThroughGateway_SubscribeToOneOp_DeliversOnlyThatOp()
+    {
+        var project = await NewProjectAsync();
+        var repo = TestGit.CreateRepo(fx.Root, "wsf-" + Guid.NewGuid().ToString("N")[..6]);
+        (await fx.Http.PostAsJsonAsync($"/api/projects/{project}/repos", new { name = "app", repo_path = repo })).EnsureSuccessStatusCode();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(45));
+        using var socket = await ConnectEventsAsync(timeout.Token);
+        await socket.SendAsync(Encoding.UTF8.GetBytes("{\"subscribe\":[\"delete\"]}"), WebSocketMessageType.Text, true, timeout.Token);
+
+        // Each cycle creates a file, lets the debounce (200 ms) emit its create, then deletes it: a
+        // bridge that ignored the subscription would deliver the creates too.
+        var cycle = 0;
+        await using var writer = BackgroundLoop.Start(async ct =>
         {
-            await writer;
-        }
-        catch (OperationCanceledException)
+            while (!ct.IsCancellationRequested)
+            {
+                var path = Path.Combine(repo, $"cycle-{Interlocked.Increment(ref cycle)}.txt");
+                await File.WriteAllTextAsync(path, "x", ct);
+                await Task.Delay(600, ct);
+                File.Delete(path);
+                await Task.Delay(600, ct);
+            }
+        }, timeout.Token);
+        var frames = new List<JsonNode>();
+        while (frames.Count(f => f["op"]!.GetValue<string>() == "delete") < 2)
         {
+            var frame = await writer.WatchAsync(ReceiveFrameAsync(socket, timeout.Token));
+            if (frame["path"]!.GetValue<string>().StartsWith(repo, StringComparison.Ordinal))
+            {
+                frames.Add(frame);
+            }
         }
+        // The second delete's cycle began after the watcher was running, so its create was seen and dropped.
+        Assert.All(frames, f => Assert.Equal("delete", f["op"]!.GetValue<string>()));
+        await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
+    }
+
+    private async Task<ClientWebSocket> ConnectEventsAsync(CancellationToken cancellationToken)
+    {
+        var socket = new ClientWebSocket();
+        socket.Options.SetRequestHeader("Authorization", "Bearer " + fx.System.Token);
+        await socket.ConnectAsync(new UriBuilder(fx.System.GatewayUrl) { Scheme = "ws", Path = "/ws/events" }.Uri, cancellationToken);
+        return socket;
+    }
+
+    private static async Task<JsonNode> ReceiveFrameAsync(ClientWebSocket socket, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[16384];
+        var result = await socket.ReceiveAsync(buffer, cancellationToken);
+        Assert.Equal(WebSocketMessageType.Text, result.MessageType);
+        return JsonNode.Parse(Encoding.UTF8.GetString(buffer, 0, result.Count))!;
     }
 }

@@ -5,6 +5,7 @@
 # answers "you said: <line>", and on /exit fires SessionEnd and exits.
 # In print mode, behaviour is chosen by words in the prompt:
 #   SLEEP     start a background child (pid written to $FAKE_STATE_DIR/child.pid) and wait forever
+# It writes files only under $FAKE_STATE_DIR (resume.log, hooks.out, cli.pid, child.pid); unset, none.
 #   FAIL      report an error result and exit 1
 #   STOPFAIL  fire StopFailure, then (after a moment) print an error result and exit 1
 #   TASKS     TaskCreate/TaskUpdate tool calls
@@ -23,10 +24,12 @@ while [ $# -gt 0 ]; do
     *) shift ;;
   esac
 done
-STATE="${FAKE_STATE_DIR:-/tmp}"
+STATE="${FAKE_STATE_DIR:-}"
+HOOKS_OUT=/dev/null
+[ -n "$STATE" ] && HOOKS_OUT="$STATE/hooks.out"
 if [ -n "$RESUME" ]; then SESSION="$RESUME"; else SESSION="sess-$(cat /proc/sys/kernel/random/uuid)"; fi
 printf '%s\n' "$*" > /dev/null
-echo "${RESUME:-}" >> "$STATE/resume.log"
+[ -n "$STATE" ] && echo "${RESUME:-}" >> "$STATE/resume.log"
 
 jstr() { jq -n --arg v "$1" '$v'; }
 base() { printf '"session_id":"%s","transcript_path":"/tmp/t.jsonl","cwd":%s,"permission_mode":"default","hook_event_name":"%s"' "$SESSION" "$(jstr "$PWD")" "$1"; }
@@ -34,7 +37,7 @@ hook() {
   [ -z "$SETTINGS" ] && return 0
   local event="$1" body="$2"
   jq -r --arg e "$event" '.hooks[$e][]?.hooks[]?.command' "$SETTINGS" | while IFS= read -r cmd; do
-    printf '%s' "$body" | sh -c "$cmd -w ' HTTP%{http_code}'" >> "$STATE/hooks.out" 2>&1; echo >> "$STATE/hooks.out"
+    printf '%s' "$body" | sh -c "$cmd -w ' HTTP%{http_code}'" >> "$HOOKS_OUT" 2>&1; echo >> "$HOOKS_OUT"
   done
 }
 emit() { printf '%s\n' "$1"; }
@@ -94,9 +97,9 @@ esac
 case "$PROMPT" in *SLEEP*)
   if [ -z "$RESUME" ]; then
     # child.pid is what tests wait for, so it is written last.
-    echo $$ > "$STATE/cli.pid"
+    [ -n "$STATE" ] && echo $$ > "$STATE/cli.pid"
     sleep 300 &
-    echo $! > "$STATE/child.pid"
+    [ -n "$STATE" ] && echo $! > "$STATE/child.pid"
     wait
   fi ;;
 esac
@@ -105,7 +108,7 @@ TEXT="Done: $PROMPT"
 [ -n "$RESUME" ] && TEXT="Resumed: $PROMPT"
 emit "{\"type\":\"assistant\",\"message\":{\"id\":\"msg_2\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"$MODEL\",\"content\":[{\"type\":\"text\",\"text\":$(jstr "$TEXT")}]},\"session_id\":\"$SESSION\"}"
 case "$PROMPT" in *STOPFAIL*)
-  hook StopFailure "{$(base StopFailure),\"error_type\":\"rate_limit\",\"error\":\"rate_limit\"}"
+  hook StopFailure "{$(base StopFailure),\"error\":\"rate_limit\",\"error_details\":\"429 rate limited\",\"last_assistant_message\":\"API Error: rate limited\"}"
   sleep 1
   emit "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":true,\"num_turns\":1,\"result\":\"API Error: rate limited\",\"session_id\":\"$SESSION\",\"total_cost_usd\":0,\"usage\":{\"input_tokens\":10,\"output_tokens\":0},\"duration_ms\":5}"
   exit 1 ;;

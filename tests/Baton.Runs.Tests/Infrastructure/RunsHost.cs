@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Baton.AppHost.Orchestration;
 using Baton.Contracts.Runs.V1;
+using Baton.Testing;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -41,8 +42,10 @@ public sealed class RunsHost : IAsyncDisposable
     private readonly bool _ownsGit;
     private readonly bool _ownsDataDir;
 
-    private RunsHost(RunsFactory factory, WebApplication gateway, FakeGitServer git, bool ownsGit, string dataDir, bool ownsDataDir, string httpUrl, string grpcUrl)
+    private RunsHost(RunsFactory factory, WebApplication gateway, FakeGitServer git, bool ownsGit, string dataDir, bool ownsDataDir, string httpUrl, string grpcUrl,
+        System.Collections.Concurrent.ConcurrentQueue<JsonObject> hookPayloads)
     {
+        HookPayloads = hookPayloads;
         _factory = factory;
         _gateway = gateway;
         Git = git;
@@ -60,6 +63,9 @@ public sealed class RunsHost : IAsyncDisposable
     }
 
     public FakeGitServer Git { get; }
+
+    /// <summary>Every hook payload the CLI posted (through the stand-in gateway), as it sent it: what the real CLI really sends.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<JsonObject> HookPayloads { get; }
     public string DataDir { get; }
     public string HttpUrl { get; }
     public HttpClient Http { get; }
@@ -69,12 +75,8 @@ public sealed class RunsHost : IAsyncDisposable
 
     public static string FakeClaudePath => Path.Combine(AppContext.BaseDirectory, "Fakes", "fake-claude.sh");
 
-    public static string NewTempDir(string prefix)
-    {
-        var path = Path.Combine(Path.GetTempPath(), $"baton-{prefix}-{Guid.NewGuid():N}"[..40]);
-        Directory.CreateDirectory(path);
-        return path;
-    }
+    /// <summary>A new folder under the test process's temp root (removed when the process exits, and by its owner before).</summary>
+    public static string NewTempDir(string prefix) => TestEnvironment.NewDirectory("baton-" + prefix);
 
     public static async Task<RunsHost> StartAsync(RunsHostOptions? options = null)
     {
@@ -84,7 +86,8 @@ public sealed class RunsHost : IAsyncDisposable
         var httpPort = Ports.Free();
         var grpcPort = Ports.Free();
         var httpUrl = $"http://127.0.0.1:{httpPort}";
-        var gateway = await StartGatewayAsync(httpUrl);
+        var hookPayloads = new System.Collections.Concurrent.ConcurrentQueue<JsonObject>();
+        var gateway = await StartGatewayAsync(httpUrl, hookPayloads);
         var gatewayUrl = gateway.Urls.First();
         var settings = new Dictionary<string, string>
         {
@@ -112,7 +115,7 @@ public sealed class RunsHost : IAsyncDisposable
         var factory = new RunsFactory(settings);
         factory.UseKestrel();
         factory.StartServer();
-        return new RunsHost(factory, gateway, git, options.Git is null, dataDir, options.DataDir is null, httpUrl, $"http://127.0.0.1:{grpcPort}");
+        return new RunsHost(factory, gateway, git, options.Git is null, dataDir, options.DataDir is null, httpUrl, $"http://127.0.0.1:{grpcPort}", hookPayloads);
     }
 
     /// <summary>Stops the service only (processes are killed, data stays), for restart tests.</summary>
@@ -134,16 +137,7 @@ public sealed class RunsHost : IAsyncDisposable
         }
         if (_ownsDataDir)
         {
-            try
-            {
-                Directory.Delete(DataDir, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
-            catch (UnauthorizedAccessException)
-            {
-            }
+            TestEnvironment.DeleteQuietly(DataDir);
         }
     }
 
@@ -152,7 +146,7 @@ public sealed class RunsHost : IAsyncDisposable
     public async Task<JsonObject> CreateProjectWithRepoAsync(string name = "p")
     {
         var project = await PostJsonAsync("/api/projects", new { name }, HttpStatusCode.Created);
-        var repo = GitCli.CreateRepo(Path.Combine(DataDir, "repos", $"{name}-{Guid.NewGuid():N}"[..20]));
+        var repo = GitProcess.CreateRepo(Path.Combine(DataDir, "repos", $"{name}-{Guid.NewGuid():N}"[..20]));
         Git.Service.AddRepo((string)project["id"]!, "app", repo);
         return project;
     }
@@ -202,7 +196,7 @@ public sealed class RunsHost : IAsyncDisposable
     public async Task<JsonObject> WaitForStatusAsync(string runId, string status, TimeSpan? timeout = null)
     {
         JsonObject? last = null;
-        await Wait.UntilAsync(async () =>
+        await Eventually.WaitAsync(async () =>
         {
             last = await GetRunAsync(runId);
             return (string?)last["status"] == status;
@@ -211,11 +205,11 @@ public sealed class RunsHost : IAsyncDisposable
     }
 
     public async Task WaitForEventAsync(string runId, string eventType, TimeSpan? timeout = null) =>
-        await Wait.UntilAsync(async () => (await GetEventsAsync(runId)).Any(e => (string?)e!["event_type"] == eventType),
+        await Eventually.WaitAsync(async () => (await GetEventsAsync(runId)).Any(e => (string?)e!["event_type"] == eventType),
             timeout ?? TimeSpan.FromSeconds(30), () => $"run {runId} never had a {eventType} event");
 
     /// <summary>What the real gateway does for POST /api/runs/{id}/hook: open at the edge, forwarded with the internal secret.</summary>
-    private static async Task<WebApplication> StartGatewayAsync(string runsHttpUrl)
+    private static async Task<WebApplication> StartGatewayAsync(string runsHttpUrl, System.Collections.Concurrent.ConcurrentQueue<JsonObject> hookPayloads)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -226,6 +220,16 @@ public sealed class RunsHost : IAsyncDisposable
         {
             using var body = new MemoryStream();
             await context.Request.Body.CopyToAsync(body);
+            try
+            {
+                if (JsonNode.Parse(body.ToArray()) is JsonObject payload)
+                {
+                    hookPayloads.Enqueue(payload);
+                }
+            }
+            catch (System.Text.Json.JsonException)
+            {
+            }
             using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/runs/{id}/hook") { Content = new ByteArrayContent(body.ToArray()) };
             request.Content.Headers.TryAddWithoutValidation("Content-Type", context.Request.ContentType ?? "application/json");
             request.Headers.Add("x-baton-internal", InternalSecret);
@@ -262,30 +266,6 @@ public sealed class RunsHost : IAsyncDisposable
             return base.SendAsync(request, cancellationToken);
         }
     }
-}
-
-public static class Wait
-{
-    /// <summary>Polls a condition until it holds or the timeout passes (no fixed sleeps).</summary>
-    public static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> describe)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            if (await condition())
-            {
-                return;
-            }
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException(describe());
-            }
-            await Task.Delay(25);
-        }
-    }
-
-    public static Task UntilAsync(Func<bool> condition, TimeSpan timeout, Func<string> describe) =>
-        UntilAsync(() => Task.FromResult(condition()), timeout, describe);
 }
 
 internal static class Text

@@ -62,7 +62,7 @@ public sealed class TerminalClient : IAsyncDisposable
 
     public Task ResizeAsync(int cols, int rows) => _call.RequestStream.WriteAsync(new TerminalInput { Resize = new TerminalResize { Cols = cols, Rows = rows } });
 
-    public Task WaitForAsync(string text) => Wait.UntilAsync(() => Text.Contains(text, StringComparison.Ordinal), TimeSpan.FromSeconds(15), () => $"never saw '{text}' in: {Text}");
+    public Task WaitForAsync(string text) => Eventually.WaitAsync(() => Text.Contains(text, StringComparison.Ordinal), TimeSpan.FromSeconds(15), () => $"never saw '{text}' in: {Text}");
 
     public async ValueTask DisposeAsync()
     {
