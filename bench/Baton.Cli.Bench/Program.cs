@@ -18,12 +18,7 @@ var cliPath = typeof(Program).Assembly.GetCustomAttributes<AssemblyMetadataAttri
 
 await using var system = await BatonSystem.StartAsync();
 using var http = system.CreateClient();
-var repo = Path.Combine(system.DataDir, "bench-repo");
-Directory.CreateDirectory(repo);
-GitProcess.Run(repo, "init", "-q", "-b", "main");
-File.WriteAllText(Path.Combine(repo, "README.md"), "bench\n");
-GitProcess.Run(repo, "add", ".");
-GitProcess.Run(repo, "commit", "-q", "-m", "bench");
+var repo = GitProcess.CreateRepo(Path.Combine(system.DataDir, "bench-repo"));
 var project = await Post("/api/projects", new JsonObject { ["name"] = "bench" });
 await Post($"/api/projects/{project["id"]}/repos", new JsonObject { ["name"] = "bench", ["repo_path"] = repo });
 var agent = await Post("/api/agents", new JsonObject

@@ -17,7 +17,7 @@ public sealed class AttachTests
         var runId = await baton.StartRunAsync("echo", "be an echo");
         await Eventually.WaitAsync(async () => await baton.RunStatusAsync(runId) == "running", Wait, "run running");
 
-        var scratch = Directory.CreateTempSubdirectory("baton-cli-tty-").FullName;
+        var scratch = TestEnvironment.NewDirectory("baton-cli-tty");
         try
         {
             var environment = new Dictionary<string, string?>(baton.Cli.Environment) { ["XDG_CONFIG_HOME"] = baton.Cli.ConfigHome, ["PS1"] = "$ " };
@@ -60,7 +60,7 @@ public sealed class AttachTests
         }
         finally
         {
-            Directory.Delete(scratch, recursive: true);
+            TestEnvironment.DeleteQuietly(scratch);
         }
     }
 }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Baton.Cli.Infrastructure;
 using Baton.Cli.Tests.Infrastructure;
+using Baton.Testing;
 using Grpc.Core;
 
 namespace Baton.Cli.Tests;
@@ -63,7 +64,7 @@ public sealed class OfflineTests
     [Fact]
     public void Credentials_AreWrittenOwnerOnly_AndReadBack()
     {
-        var folder = Directory.CreateTempSubdirectory("baton-cred-").FullName;
+        var folder = TestEnvironment.NewDirectory("baton-cred");
         try
         {
             var store = new CredentialStore(Path.Combine(folder, "baton", "credentials.json"));
@@ -81,7 +82,7 @@ public sealed class OfflineTests
         }
         finally
         {
-            Directory.Delete(folder, recursive: true);
+            TestEnvironment.DeleteQuietly(folder);
         }
     }
 

@@ -17,7 +17,7 @@ public sealed class BatonCli : IDisposable
 
     public BatonCli(BatonSystem? system = null)
     {
-        ConfigHome = Directory.CreateTempSubdirectory("baton-cli-config-").FullName;
+        ConfigHome = TestEnvironment.NewDirectory("baton-cli-config");
         if (system is not null)
         {
             Environment["BATON_URL"] = system.GatewayUrl.ToString();
@@ -91,12 +91,6 @@ public sealed class BatonCli : IDisposable
 
     public void Dispose()
     {
-        try
-        {
-            Directory.Delete(ConfigHome, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        TestEnvironment.DeleteQuietly(ConfigHome);
     }
 }

@@ -27,16 +27,7 @@ public sealed class CliSystem : IAsyncDisposable
     }
 
     /// <summary>A git repository with one commit, inside the system's data folder (removed with it).</summary>
-    public string CreateRepo(string name)
-    {
-        var path = Path.Combine(System.DataDir, name);
-        Directory.CreateDirectory(path);
-        GitProcess.Run(path, "init", "-q", "-b", "main");
-        File.WriteAllText(Path.Combine(path, "README.md"), "hello\n");
-        GitProcess.Run(path, "add", "README.md");
-        GitProcess.Run(path, "commit", "-q", "-m", "first");
-        return path;
-    }
+    public string CreateRepo(string name) => GitProcess.CreateRepo(Path.Combine(System.DataDir, name));
 
     /// <summary>Project, repo and a custom agent made through the CLI; returns the agent's name.</summary>
     public async Task<(string ProjectId, string AgentId)> CreateProjectAndAgentAsync(string project, string agent, string command = EchoLoop)
