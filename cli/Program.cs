@@ -1,0 +1,26 @@
+using System.CommandLine;
+using Baton.Cli.Agents;
+using Baton.Cli.Auth;
+using Baton.Cli.Completions;
+using Baton.Cli.Infrastructure;
+using Baton.Cli.Logs;
+using Baton.Cli.Projects;
+using Baton.Cli.Runs;
+using Baton.Cli.Status;
+using Baton.Cli.Terminal;
+
+var root = new RootCommand("baton: drive Baton's runs, agents, projects and terminals from your shell")
+{
+    LoginCommands.Login(),
+    LoginCommands.Logout(),
+    StatusCommand.Create(),
+    LogsCommand.Create(),
+    ProjectsCommands.Create(),
+    AgentsCommands.Create(),
+    RunCommand.Create(),
+    RunsCommands.Create(),
+    AttachCommand.Create(),
+    CompletionsCommand.Create(),
+};
+GlobalOptions.AddTo(root);
+return await CliApp.RunAsync(root, args);
