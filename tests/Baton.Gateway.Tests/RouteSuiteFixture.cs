@@ -11,7 +11,7 @@ namespace Baton.Gateway.Tests;
 /// The whole system with the real git service, the fake Claude Code CLI and a fake GitHub, plus the
 /// data most routes need: a project whose repo has an origin, an agent, and a completed run.
 /// </summary>
-public sealed class RouteSuiteFixture : IAsyncLifetime
+public sealed partial class RouteSuiteFixture : IAsyncLifetime
 {
     public string Root { get; } = TestEnvironment.NewDirectory("baton-routes");
     public BatonSystem System { get; private set; } = null!;
@@ -34,8 +34,14 @@ public sealed class RouteSuiteFixture : IAsyncLifetime
         options.Environment["BATON_MAX_CONCURRENT_RUNS"] = "8";
         options.Environment["BATON_GITHUB_API_URL"] = GitHub.BaseUrl;
         options.Environment["BATON_GITHUB_TOKEN"] = FakeGitHub.Token;
+        await ConfigureGestaltAsync(options);
+        await ConfigureChatAsync(options);
+        await ConfigureIntegrationsAsync(options);
         System = await BatonSystem.StartAsync(options);
         Http = System.CreateClient();
+        await SeedGestaltAsync();
+        await SeedChatAsync();
+        await SeedIntegrationsAsync();
         ProjectId = await NewProjectAsync("routes");
         AgentId = await NewAgentAsync(ProjectId);
         CompletedRunId = await NewRunAsync("plan TASKS TOKENS:3");
@@ -64,6 +70,9 @@ public sealed class RouteSuiteFixture : IAsyncLifetime
     {
         Http.Dispose();
         await System.DisposeAsync();
+        await DisposeGestaltAsync();
+        await DisposeChatAsync();
+        await DisposeIntegrationsAsync();
         await GitHub.DisposeAsync();
         TestEnvironment.DeleteQuietly(Root);
     }

@@ -65,6 +65,13 @@ public static class RouteTable
         new("GET", "/api/runs/{id}/events/stream", "runs", RouteFamily.Runs, RouteKind.Sse, "Bridges/RunEventsBridge.cs"),
         new("GET", "/api/terminal", "runs", RouteFamily.Runs, RouteKind.WebSocket, "Bridges/TerminalBridge.cs"),
         new("GET", "/ws/events", "git", RouteFamily.Gestalt, RouteKind.WebSocket, "Bridges/FileEventsBridge.cs"),
+        new("GET", "/ws/session/{id}", "runs", RouteFamily.Gestalt, RouteKind.WebSocket, "Bridges/SessionTerminalBridge.cs"),
+        new("GET", "/api/events/stream", "runs", RouteFamily.Gestalt, RouteKind.Sse, "Bridges/GestaltStreamsBridge.cs"),
+        new("GET", "/api/notifications/stream", "runs", RouteFamily.Gestalt, RouteKind.Sse, "Bridges/GestaltStreamsBridge.cs"),
+        new("GET", "/api/agents/events", "runs", RouteFamily.Gestalt, RouteKind.WebSocket, "Bridges/GestaltStreamsBridge.cs"),
+        new("GET", "/api/sessions/events", "runs", RouteFamily.Gestalt, RouteKind.WebSocket, "Bridges/GestaltStreamsBridge.cs"),
+        new("GET", "/api/config/events", "runs", RouteFamily.Gestalt, RouteKind.WebSocket, "Bridges/GestaltStreamsBridge.cs"),
+        new("GET", "/ws/{chat_id}", "chat", RouteFamily.Chat, RouteKind.WebSocket, "Bridges/ChatBridge.cs"),
     ];
 
     private static readonly Lazy<IReadOnlyList<RouteInfo>> AllRoutes = new(() => [.. FromContracts(), .. GatewayEndpoints]);
