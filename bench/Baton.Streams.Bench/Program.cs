@@ -28,12 +28,7 @@ async Task<(double Gateway, double Runs)> RssAsync()
     return (answer.Gateway.RssBytes / 1048576.0, runs / 1048576.0);
 }
 
-var repo = Path.Combine(system.DataDir, "bench-repo");
-Directory.CreateDirectory(repo);
-GitProcess.Run(repo, "init", "-q", "-b", "main");
-File.WriteAllText(Path.Combine(repo, "README.md"), "bench\n");
-GitProcess.Run(repo, "add", ".");
-GitProcess.Run(repo, "commit", "-q", "-m", "initial");
+var repo = GitProcess.CreateRepo(Path.Combine(system.DataDir, "bench-repo"));
 var project = JsonNode.Parse(await (await http.PostAsJsonAsync("/api/projects", new { name = "bench" })).Content.ReadAsStringAsync())!;
 var projectId = (string)project["id"]!;
 (await http.PostAsJsonAsync($"/api/projects/{projectId}/repos", new { name = "app", repo_path = repo })).EnsureSuccessStatusCode();
