@@ -6,10 +6,11 @@ using Baton.Cli.Infrastructure;
 using Baton.Cli.Logs;
 using Baton.Cli.Projects;
 using Baton.Cli.Runs;
+using Baton.Cli.Sessions;
 using Baton.Cli.Status;
 using Baton.Cli.Terminal;
 
-var root = new RootCommand("baton: drive Baton's runs, agents, projects and terminals from your shell")
+var root = new RootCommand("baton: drive Baton's runs, agents, sessions, projects and terminals from your shell")
 {
     LoginCommands.Login(),
     LoginCommands.Logout(),
@@ -19,7 +20,10 @@ var root = new RootCommand("baton: drive Baton's runs, agents, projects and term
     AgentsCommands.Create(),
     RunCommand.Create(),
     RunsCommands.Create(),
-    AttachCommand.Create(),
+    AttachCommand.CreateForRunOrSession(),
+    SessionsCommands.Create(),
+    SessionsCommands.SendShortcut(),
+    NotifyCommand.Create(),
     CompletionsCommand.Create(),
 };
 GlobalOptions.AddTo(root);
