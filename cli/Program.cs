@@ -2,7 +2,9 @@ using System.CommandLine;
 using Baton.Cli.Agents;
 using Baton.Cli.Auth;
 using Baton.Cli.Completions;
+using Baton.Cli.Flows;
 using Baton.Cli.Infrastructure;
+using Baton.Cli.Integrations;
 using Baton.Cli.Logs;
 using Baton.Cli.Projects;
 using Baton.Cli.Runs;
@@ -24,6 +26,9 @@ var root = new RootCommand("baton: drive Baton's runs, agents, sessions, project
     SessionsCommands.Create(),
     SessionsCommands.SendShortcut(),
     NotifyCommand.Create(),
+    TokensCommands.Create(),
+    IntegrationsCommands.Create(),
+    FlowsCommands.Create(),
     CompletionsCommand.Create(),
 };
 GlobalOptions.AddTo(root);

@@ -97,6 +97,22 @@ public sealed class SessionsTests
             Assert.Equal(2, noSession.ExitCode);
             Assert.Contains(NotifyCommand.SessionVariable, noSession.Stderr, StringComparison.Ordinal);
 
+            // Flows: import a trigger on these notify events from YAML, export it back; bad YAML is a usage error.
+            var flows = Path.Combine(scratch, "flows.yaml");
+            File.WriteAllText(flows, "version: 1\nflows:\n  - id: on-turn\n    event_type: agent-turn-complete\n    where: {session.id: Echo}\n" +
+                "    bindings:\n      - activity_id: toast_notification\n        config: {level: info, message_template: 'turn done'}\n");
+            var imported = await cli.RunOkAsync("flows", "import", flows);
+            Assert.Contains("1 triggers", imported.Stdout, StringComparison.Ordinal);
+            var exported = (await cli.RunOkAsync("flows", "export")).Stdout;
+            Assert.Contains("on-turn", exported, StringComparison.Ordinal);
+            Assert.Contains("toast_notification", exported, StringComparison.Ordinal);
+            var exportFile = Path.Combine(scratch, "exported.yaml");
+            await cli.RunOkAsync("flows", "export", "--file", exportFile);
+            await cli.RunOkAsync("flows", "import", exportFile);
+            File.WriteAllText(flows, "version: 1\nflows: [ {id: a, \n");
+            Assert.Equal(2, (await cli.RunAsync("flows", "import", flows)).ExitCode);
+            Assert.Equal(3, (await cli.RunAsync("flows", "import", Path.Combine(scratch, "missing.yaml"))).ExitCode);
+
             await cli.RunOkAsync("sessions", "rm", id);
             await Eventually.WaitAsync(async () => JsonNode.Parse((await cli.RunOkAsync("sessions", "ls", "-o", "json")).Stdout)!.AsArray()
                 .All(s => (string?)s!["id"] != id || (string?)s["status"] == "closed"), Wait, "the session ended");
