@@ -2,14 +2,17 @@ using System.CommandLine;
 using Baton.Cli.Agents;
 using Baton.Cli.Auth;
 using Baton.Cli.Completions;
+using Baton.Cli.Flows;
 using Baton.Cli.Infrastructure;
+using Baton.Cli.Integrations;
 using Baton.Cli.Logs;
 using Baton.Cli.Projects;
 using Baton.Cli.Runs;
+using Baton.Cli.Sessions;
 using Baton.Cli.Status;
 using Baton.Cli.Terminal;
 
-var root = new RootCommand("baton: drive Baton's runs, agents, projects and terminals from your shell")
+var root = new RootCommand("baton: drive Baton's runs, agents, sessions, projects and terminals from your shell")
 {
     LoginCommands.Login(),
     LoginCommands.Logout(),
@@ -19,7 +22,13 @@ var root = new RootCommand("baton: drive Baton's runs, agents, projects and term
     AgentsCommands.Create(),
     RunCommand.Create(),
     RunsCommands.Create(),
-    AttachCommand.Create(),
+    AttachCommand.CreateForRunOrSession(),
+    SessionsCommands.Create(),
+    SessionsCommands.SendShortcut(),
+    NotifyCommand.Create(),
+    TokensCommands.Create(),
+    IntegrationsCommands.Create(),
+    FlowsCommands.Create(),
     CompletionsCommand.Create(),
 };
 GlobalOptions.AddTo(root);

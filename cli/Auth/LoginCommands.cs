@@ -10,7 +10,7 @@ public static class LoginCommands
 {
     public static Command Login()
     {
-        var command = new Command("login", "Save the URL and token the other commands use ($XDG_CONFIG_HOME/baton/credentials.json, mode 0600)");
+        var command = new Command("login", "Log in: through the browser when Baton has single sign-on, else with --token; saved in $XDG_CONFIG_HOME/baton/credentials.json (mode 0600)");
         command.SetHandler(LoginAsync);
         return command;
     }
@@ -26,24 +26,35 @@ public static class LoginCommands
     {
         var token = context.Parse.GetValue(GlobalOptions.Token);
         var connection = context.Connection;
+        string? tokenId = null;
         if (string.IsNullOrEmpty(token))
         {
-            throw CliException.Usage("give the token to save: 'baton login --token <token>' (the admin token BATON_TOKEN, or a gst_api_ token)");
+            (token, tokenId) = await BrowserLogin.RunAsync(context);
         }
-        // Check the token before saving it: a typo should fail here, not in the next command.
-        _ = await context.Baton.Status.GetStatusAsync(new Empty(), cancellationToken: context.Cancellation);
-        var saved = new Infrastructure.SavedCredentials(connection.Url.ToString().TrimEnd('/'), connection.GrpcUrl.ToString().TrimEnd('/'), token);
+        else
+        {
+            // Check the token before saving it: a typo should fail here, not in the next command.
+            _ = await context.Baton.Status.GetStatusAsync(new Empty(), cancellationToken: context.Cancellation);
+        }
+        var saved = new Infrastructure.SavedCredentials(connection.Url.ToString().TrimEnd('/'), connection.GrpcUrl.ToString().TrimEnd('/'), token, tokenId);
         context.Credentials.Save(saved);
         context.Output.Done($"logged in to {saved.Url} (saved in {context.Credentials.Path})",
             new JsonObject { ["url"] = saved.Url, ["grpc_url"] = saved.GrpcUrl, ["credentials"] = context.Credentials.Path });
         return ExitCodes.Ok;
     }
 
-    private static Task<int> LogoutAsync(CliContext context)
+    private static async Task<int> LogoutAsync(CliContext context)
     {
+        var saved = context.Credentials.Load();
+        var revoked = false;
+        if (saved is { TokenId.Length: > 0, Token.Length: > 0 })
+        {
+            // The browser login created this token for the CLI: revoke it rather than leave a valid token nobody has any more.
+            revoked = await BrowserLogin.TryRevokeAsync(context, saved);
+        }
         var removed = context.Credentials.Delete();
-        context.Output.Done(removed ? $"logged out (removed {context.Credentials.Path})" : "not logged in",
-            new JsonObject { ["removed"] = removed, ["credentials"] = context.Credentials.Path });
-        return Task.FromResult(ExitCodes.Ok);
+        context.Output.Done(removed ? $"logged out (removed {context.Credentials.Path}{(revoked ? ", revoked the CLI's token" : "")})" : "not logged in",
+            new JsonObject { ["removed"] = removed, ["revoked"] = revoked, ["credentials"] = context.Credentials.Path });
+        return ExitCodes.Ok;
     }
 }

@@ -26,6 +26,8 @@ public sealed class BatonClient(Connection connection) : IDisposable
     });
 
     public RunsService.RunsServiceClient Runs => new(Channel);
+    public SessionsService.SessionsServiceClient Sessions => new(Channel);
+    public FlowsService.FlowsServiceClient Flows => new(Channel);
     public GitRestService.GitRestServiceClient Git => new(Channel);
     public SystemStatus.SystemStatusClient Status => new(Channel);
     public GatewayLogs.LogsClient Logs => new(Channel);

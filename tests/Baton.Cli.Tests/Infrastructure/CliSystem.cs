@@ -18,10 +18,11 @@ public sealed class CliSystem : IAsyncDisposable
     public BatonSystem System { get; }
     public BatonCli Cli { get; }
 
-    public static async Task<CliSystem> StartAsync()
+    public static async Task<CliSystem> StartAsync(Action<BatonLaunchOptions>? configure = null)
     {
         var options = new BatonLaunchOptions();
         options.Environment["BATON_KILL_GRACE_SECONDS"] = "1";
+        configure?.Invoke(options);
         var system = await BatonSystem.StartAsync(options);
         return new CliSystem(system, new BatonCli(system));
     }
