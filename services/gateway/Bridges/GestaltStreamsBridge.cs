@@ -71,7 +71,7 @@ public static class GestaltStreamsBridge
         using var call = open.Call;
         var lastId = afterId;
         var consumer = Pump(call, aborted.Token);
-        var watchdog = Watchdog(consumer.CutOff, context.Abort, aborted.Token);
+        var watchdog = Watchdog(consumer.CutOff, context, context.Abort, aborted.Token);
         try
         {
             await KeepAlive.PumpAsync(consumer.Reader, async evt =>
@@ -82,7 +82,6 @@ public static class GestaltStreamsBridge
         }
         catch (SlowConsumerCutOff)
         {
-            _logger.LogInformation("Cut off a slow consumer of {Path} ({Client})", context.Request.Path.Value, Client(context));
             await WriteQuietlyAsync(() => sse.WriteEventAsync(lastId?.ToString(CultureInfo.InvariantCulture), ErrorJson(
                 "slow consumer: this client fell too far behind and was cut off; reconnect with Last-Event-ID to resume", 503, lastId), "error"));
         }
@@ -132,7 +131,7 @@ public static class GestaltStreamsBridge
             using var call = open.Call;
             var lastId = afterId;
             var consumer = Pump(call, closed.Token);
-            var watchdog = Watchdog(consumer.CutOff, socket.Abort, closed.Token);
+            var watchdog = Watchdog(consumer.CutOff, context, socket.Abort, closed.Token);
             try
             {
                 // Sends take no token: cancelling a pending WebSocket send aborts the socket, losing the close handshake.
@@ -144,7 +143,6 @@ public static class GestaltStreamsBridge
             }
             catch (SlowConsumerCutOff)
             {
-                _logger.LogInformation("Cut off a slow consumer of {Path} ({Client})", context.Request.Path.Value, Client(context));
                 (status, reason) = ((WebSocketCloseStatus)1013, $"slow consumer: reconnect with after_id={lastId?.ToString(CultureInfo.InvariantCulture) ?? "0"}");
             }
             catch (RpcException ex) when (!closed.IsCancellationRequested)
@@ -248,10 +246,14 @@ public static class GestaltStreamsBridge
         return false;
     }
 
-    /// <summary>A client that reads nothing leaves its writer blocked in a flush; once cut off it is dropped after a grace period.</summary>
-    private static Task Watchdog(Task cutOff, Action abort, CancellationToken cancellationToken) => Task.Run(async () =>
+    /// <summary>
+    /// Logs the cut-off when it is decided (a client that reads nothing never gets to the catch that
+    /// would: its writer is blocked in a flush) and drops such a client after a grace period.
+    /// </summary>
+    private static Task Watchdog(Task cutOff, HttpContext context, Action abort, CancellationToken cancellationToken) => Task.Run(async () =>
     {
         await cutOff.WaitAsync(cancellationToken);
+        _logger.LogInformation("Cut off a slow consumer of {Path} ({Client})", context.Request.Path.Value, Client(context));
         await Task.Delay(StalledGrace, cancellationToken);
         abort();
     }, CancellationToken.None);
