@@ -78,8 +78,11 @@ public sealed partial class RouteSuiteFixture
     /// <summary>One turn over the chat's WebSocket: the user message, then every event up to and including <paramref name="until"/>.</summary>
     public async Task<List<JsonObject>> ChatTurnAsync(string chatId, string content, string until = "agent.turn_complete")
     {
+        // Only this turn's events: a socket without after_id would replay the earlier turns' turn_complete first.
+        var transcript = (await SendJsonAsync("GET", $"/api/chats/{chatId}", null, HttpStatusCode.OK))!;
+        var lastSeen = long.TryParse(transcript["last_event_id"]?.ToString(), out var last) ? last : 0;
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        using var socket = await ConnectChatAsync(chatId, timeout.Token);
+        using var socket = await ConnectChatAsync(chatId, timeout.Token, afterId: lastSeen);
         await SendChatAsync(socket, new JsonObject { ["type"] = "user_message", ["content"] = content, ["stream"] = true }, timeout.Token);
         var events = await ReceiveChatUntilAsync(socket, until, timeout.Token);
         await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", timeout.Token);
