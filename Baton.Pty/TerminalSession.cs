@@ -14,11 +14,9 @@ public sealed class TerminalSession : IAsyncDisposable
     private readonly object _gate = new();
     private readonly string _logPath;
     private readonly FileStream _log;
-    private readonly byte[] _ring;
+    private readonly ByteRing _ring;
     private readonly List<TerminalViewer> _viewers = [];
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private int _ringStart;
-    private int _ringLength;
     private long _bytesWritten;
     private bool _outputEnded;
     private bool _logFailed;
@@ -28,7 +26,7 @@ public sealed class TerminalSession : IAsyncDisposable
     {
         _logPath = logPath;
         _log = log;
-        _ring = new byte[ringCapacity];
+        _ring = new ByteRing(ringCapacity);
         _bytesWritten = log.Length;
     }
 
@@ -95,7 +93,7 @@ public sealed class TerminalSession : IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(bufferFrames, 1);
         lock (_gate)
         {
-            var snapshot = CopyRing();
+            var snapshot = _ring.ToArray();
             var viewer = new TerminalViewer(this, snapshot, _bytesWritten - snapshot.Length, bufferFrames);
             AddViewer(viewer);
             return viewer;
@@ -223,7 +221,7 @@ public sealed class TerminalSession : IAsyncDisposable
                 }
             }
 
-            AppendToRing(chunk.Span);
+            _ring.Append(chunk.Span);
             Interlocked.Add(ref _bytesWritten, chunk.Length);
             foreach (var viewer in _viewers)
             {
@@ -284,41 +282,7 @@ public sealed class TerminalSession : IAsyncDisposable
         }
     }
 
-    private void AppendToRing(ReadOnlySpan<byte> data)
-    {
-        var capacity = _ring.Length;
-        if (data.Length >= capacity)
-        {
-            data[^capacity..].CopyTo(_ring);
-            _ringStart = 0;
-            _ringLength = capacity;
-            return;
-        }
 
-        var end = (_ringStart + _ringLength) % capacity;
-        var first = Math.Min(data.Length, capacity - end);
-        data[..first].CopyTo(_ring.AsSpan(end));
-        data[first..].CopyTo(_ring);
-        var overflow = _ringLength + data.Length - capacity;
-        if (overflow > 0)
-        {
-            _ringStart = (_ringStart + overflow) % capacity;
-            _ringLength = capacity;
-        }
-        else
-        {
-            _ringLength += data.Length;
-        }
-    }
-
-    private byte[] CopyRing()
-    {
-        var copy = new byte[_ringLength];
-        var first = Math.Min(_ringLength, _ring.Length - _ringStart);
-        _ring.AsSpan(_ringStart, first).CopyTo(copy);
-        _ring.AsSpan(0, _ringLength - first).CopyTo(copy.AsSpan(first));
-        return copy;
-    }
 
     private static bool TryParseDimension(ReadOnlySpan<byte> digits, out ushort value)
     {

@@ -48,7 +48,8 @@ public sealed class ChatOptions
             CommandTimeout = TimeSpan.FromSeconds(Positive(configuration[CommandTimeoutKey], 120)),
             ToolOutputLimit = (int)Positive(configuration[ToolOutputLimitKey], 30_000),
             MaxToolRounds = (int)Positive(configuration[MaxToolRoundsKey], 50),
-            BwrapPath = string.IsNullOrWhiteSpace(configuration[BwrapKey]) ? FindOnPath("bwrap") : configuration[BwrapKey],
+            // A BATON_BWRAP that names no file is bubblewrap missing: enabling the sandbox is refused, not left to fail per command.
+            BwrapPath = string.IsNullOrWhiteSpace(configuration[BwrapKey]) ? FindOnPath("bwrap") : File.Exists(configuration[BwrapKey]) ? configuration[BwrapKey] : null,
         };
     }
 

@@ -1,4 +1,5 @@
 using Baton.Chat;
+using Baton.Chat.Api;
 using Baton.ServiceDefaults.Hosting;
 using Baton.ServiceDefaults.Validation;
 
@@ -8,6 +9,7 @@ builder.AddChatService();
 
 var app = builder.Build();
 app.UseInternalCallerCheck();
+app.UseOptionalChatBody();
 app.UseRequestValidation();
 app.UseHttpStatusOverride();
 app.MapDefaultEndpoints();

@@ -47,6 +47,7 @@ public static class IntegrationsServiceCollectionExtensions
 
         services.AddBatonGrpc();
         services.AddBatonGrpcClient<RunsService.RunsServiceClient>("runs");
+        services.AddBatonGrpcClient<SessionsService.SessionsServiceClient>("runs");
         services.AddBatonGrpcClient<GitRestService.GitRestServiceClient>("git");
 
         services.AddHttpContextAccessor();

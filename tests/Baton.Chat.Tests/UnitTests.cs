@@ -1,6 +1,8 @@
 using Baton.Chat.Agent;
 using Baton.Chat.Sandbox;
+using Baton.Chat.Storage;
 using Baton.Chat.Tools;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Baton.Chat.Tests;
@@ -125,6 +127,73 @@ public sealed class CommandRunnerTests : IDisposable
         var fine = await Runner().RunAsync("echo ok > f && cat f", workspace, new SandboxSettings(Enabled: true), CancellationToken.None);
         Assert.Equal(0, fine.ExitCode);
         Assert.Contains("ok", fine.Output);
+    }
+
+    [Fact]
+    public async Task Sandbox_TimesOut_KillsEveryChild_AndSeesOnlyItsOwnProcesses()
+    {
+        Assert.True(File.Exists("/usr/bin/bwrap"), "bubblewrap is installed on this machine (apt-get install bubblewrap)");
+        var workspace = Workspace();
+        var sandbox = new SandboxSettings(Enabled: true, TimeoutSeconds: 2);
+        // A new PID namespace: the command sees its own few processes, not the host's.
+        var ps = await Runner().RunAsync("ls /proc | grep -c '^[0-9]'", workspace, sandbox, CancellationToken.None);
+        Assert.Equal(0, ps.ExitCode);
+        var visible = int.Parse(ps.Output.Trim().Split('\n')[0], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(visible, 1, 8);
+        Assert.True(Directory.EnumerateDirectories("/proc").Count(d => int.TryParse(Path.GetFileName(d), out _)) > visible + 8, "the host has more processes than the sandbox sees");
+
+        // The sandbox's timeout_seconds (2 s, not the service's 30 s) ends the command and every process it started.
+        var marker = "baton-sandbox-child-" + Guid.NewGuid().ToString("N")[..8];
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var result = await Runner(timeoutSeconds: 30).RunAsync($"bash -c 'sleep 600; : {marker}' & sleep 600", workspace, sandbox, CancellationToken.None);
+        Assert.True(result.TimedOut, result.Output);
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(25), $"the sandbox's 2 s timeout applied, not the service's 30 s ({started.Elapsed})");
+        await Baton.Testing.Eventually.WaitAsync(() => Task.FromResult(!ProcessesMentioning(marker).Any()), TimeSpan.FromSeconds(15),
+            "every process the sandboxed command started to be gone");
+    }
+
+    private static IEnumerable<int> ProcessesMentioning(string marker)
+    {
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
+            {
+                continue;
+            }
+            string cmdline;
+            try
+            {
+                cmdline = File.ReadAllText(Path.Combine(dir, "cmdline"));
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                continue;
+            }
+            if (cmdline.Contains(marker, StringComparison.Ordinal))
+            {
+                yield return pid;
+            }
+        }
+    }
+
+    [Fact]
+    public async Task EnablingTheSandbox_WithoutBubblewrap_IsRefusedWithHowToInstallIt()
+    {
+        var options = new ChatOptions { DataDir = Path.Combine(_root, "nobwrap", "chat"), BatonDataDir = Path.Combine(_root, "nobwrap"), BwrapPath = null };
+        Directory.CreateDirectory(options.DataDir);
+        var sandbox = new SandboxConfigStore(new ChatStore(options), options);
+        var refused = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => sandbox.UpdateAsync(new Baton.Contracts.Chat.V1.UpdateSandboxRequest { Enabled = true }, CancellationToken.None));
+        Assert.Equal(Grpc.Core.StatusCode.FailedPrecondition, refused.StatusCode);
+        Assert.Contains("bubblewrap", refused.Status.Detail);
+        Assert.False((await sandbox.GetAsync(CancellationToken.None)).Enabled);
+        // Other settings still change without it.
+        Assert.Equal(20, (await sandbox.UpdateAsync(new Baton.Contracts.Chat.V1.UpdateSandboxRequest { TimeoutSeconds = 20 }, CancellationToken.None)).TimeoutSeconds);
+
+        // BATON_BWRAP naming a missing file is bubblewrap missing too.
+        var configured = ChatOptions.FromConfiguration(
+            new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { [ChatOptions.BwrapKey] = Path.Combine(_root, "no-bwrap-here") }).Build(),
+            new Baton.ServiceDefaults.Configuration.BatonOptions { ServiceName = "chat", DataDir = options.BatonDataDir, InternalSecret = "unused", ConfigDir = Path.Combine(_root, "config") });
+        Assert.Null(configured.BwrapPath);
     }
 
     [Theory]

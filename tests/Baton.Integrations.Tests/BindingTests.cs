@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using Baton.Integrations.Tests.Infrastructure;
+using Baton.Testing;
 using StackExchange.Redis;
 
 namespace Baton.Integrations.Tests;
@@ -56,6 +57,46 @@ public sealed class BindingTests(IntegrationsFixture fixture)
         Assert.Equal(answer["event_id"]!.GetValue<string>(), message["id"]!.GetValue<string>());
         // Only the accepted delivery was published.
         Assert.False(received.Reader.TryRead(out _));
+    }
+
+    [Fact]
+    public async Task Webhook_TriggersTheFlowsWhoseWhereMatchesItsBody()
+    {
+        var marker = Guid.NewGuid().ToString("n");
+        var hook = new Uri(fixture.Upstream.BaseUrl, "flow-hook").ToString();
+        var config = JsonNode.Parse($$$"""
+            {"version": 1,
+             "triggers": [{"id": "pr-opened", "label": "PR opened", "event_type": "webhook.github_events", "where": {"data.action": "opened"}}],
+             "bindings_by_trigger_id": {"pr-opened": [{"activity_id": "post_webhook",
+               "config": {"url": "{{{hook}}}", "body_template": "{{binding}} {{provider}} {{data.marker}}"}}]}}
+            """)!;
+        using var admin = fixture.System.CreateClient();
+        using (var put = await admin.PutAsJsonAsync("/api/flow/config", config))
+        {
+            Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        }
+        try
+        {
+            using var client = fixture.Client();
+            // A delivery the trigger's where does not match runs nothing; the matching one posts the rendered body.
+            var closed = $$"""{"action":"closed","marker":"{{marker}}-closed"}""";
+            using (var response = await PostWebhookAsync(client, closed, Sign(IntegrationsFixture.WebhookSecret, closed)))
+            {
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            }
+            var opened = $$"""{"action":"opened","marker":"{{marker}}"}""";
+            using (var response = await PostWebhookAsync(client, opened, Sign(IntegrationsFixture.WebhookSecret, opened)))
+            {
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            }
+            await Eventually.WaitAsync(() => Task.FromResult(fixture.Upstream.Requests.Any(r => r.Path == "/flow-hook" && r.Body == $"github_events github {marker}")),
+                TimeSpan.FromSeconds(30), () => "the flow posted the webhook's fields: " + string.Join(" | ", fixture.Upstream.Requests.Where(r => r.Path == "/flow-hook").Select(r => r.Body)));
+            Assert.DoesNotContain(fixture.Upstream.Requests, r => r.Path == "/flow-hook" && r.Body.Contains(marker + "-closed", StringComparison.Ordinal));
+        }
+        finally
+        {
+            (await admin.PutAsJsonAsync("/api/flow/config", new { version = 1 })).Dispose();
+        }
     }
 
     [Fact]

@@ -1,6 +1,11 @@
+using Baton.AppHost.Orchestration;
 using Baton.Integrations.Bindings;
 using Baton.Integrations.Configuration;
 using Baton.Integrations.Security;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
 
 namespace Baton.Integrations.Tests;
 
@@ -120,6 +125,53 @@ public sealed class ConfigLoaderTests : IDisposable
         _environment.Remove("CLIENT_SECRET_FILE");
         var missing = await Assert.ThrowsAsync<ConfigurationException>(() => LoadAsync(File.ReadAllText(Path.Combine(_dir, "integrations.yaml"))));
         Assert.Contains("integrations.yaml:10: ${CLIENT_SECRET} is not set", missing.Message);
+    }
+
+    [Fact]
+    public async Task OpenApiDocument_IsReadFromAUrl_AndOneThatAnswers404StopsStartup()
+    {
+        var port = Ports.Free();
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+        await using var server = builder.Build();
+        server.MapGet("/openapi.yaml", () => Results.Text("""
+            openapi: 3.0.3
+            info: {title: Remote, version: "1"}
+            servers:
+              - url: https://api.example.com/v1
+            paths:
+              /ping:
+                get:
+                  operationId: ping
+                  summary: Ping
+                  parameters:
+                    - {name: echo, in: query, schema: {type: string}}
+                  responses:
+                    "200": {description: ok}
+            """, "application/yaml"));
+        await server.StartAsync();
+
+        var settings = await LoadAsync($"""
+            integrations:
+              remote:
+                plugin:
+                  openapi: http://127.0.0.1:{port}/openapi.yaml
+            """);
+        var remote = settings.Integrations["remote"];
+        Assert.Equal("https://api.example.com/v1", remote.BaseUrl);
+        var ping = remote.FindOperation("ping")!;
+        Assert.Equal(("GET", "/ping"), (ping.Method, ping.Path));
+        Assert.Equal(["echo:query"], ping.Parameters.Select(p => $"{p.Name}:{p.Location}"));
+
+        var missing = await Assert.ThrowsAsync<ConfigurationException>(() => LoadAsync($"""
+            integrations:
+              remote:
+                plugin:
+                  openapi: http://127.0.0.1:{port}/absent.yaml
+            """));
+        Assert.Contains("integrations.yaml:4: integrations.remote.plugin.openapi", missing.Message);
+        Assert.Contains("404", missing.Message);
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Baton.Integrations.Tests.Infrastructure;
+using Baton.Testing;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
 
@@ -30,7 +31,7 @@ public sealed class McpTests(IntegrationsFixture fixture)
         var tools = await client.ListToolsAsync();
         var names = tools.Select(t => t.Name).ToHashSet();
         foreach (var expected in new[] { "gh_get_user", "gh_create_issue", "apikeys_whoami", "petstore_brew", "baton_list_projects", "baton_list_runs",
-                     "baton_start_run", "baton_get_run_events", "baton_get_run_changes" })
+                     "baton_start_run", "baton_get_run_events", "baton_get_run_changes", "baton_list_sessions", "baton_get_session_output", "baton_send_session_input" })
         {
             Assert.Contains(expected, names);
         }
@@ -69,6 +70,55 @@ public sealed class McpTests(IntegrationsFixture fixture)
         var missingRun = await client.CallToolAsync("baton_get_run_changes", new Dictionary<string, object?> { ["run_id"] = "does-not-exist" });
         Assert.True(missingRun.IsError);
     }
+
+    [Fact]
+    public async Task SessionTools_ListTheSessions_TypeIntoOne_AndReadItsTerminal()
+    {
+        var session = await fixture.LoginAsync(IntegrationsFixture.NewEmail("mcpsessions"));
+        using var http = fixture.Client(session);
+        using var created = await http.PostAsJsonAsync("/api/sessions", new { agent = "cat" });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var id = (await created.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<string>();
+        try
+        {
+            await using var client = await ConnectAsync(session);
+            var listed = await client.CallToolAsync("baton_list_sessions", new Dictionary<string, object?>());
+            Assert.NotEqual(true, listed.IsError);
+            Assert.Contains(JsonNode.Parse(TextOf(listed))!["sessions"]!.AsArray(), s => s!["id"]!.GetValue<string>() == id);
+
+            var marker = "typed-by-mcp-" + Guid.NewGuid().ToString("N")[..8];
+            var typed = await client.CallToolAsync("baton_send_session_input", new Dictionary<string, object?> { ["session_id"] = id, ["text"] = marker });
+            Assert.NotEqual(true, typed.IsError);
+            Assert.Equal(marker.Length + 1, JsonNode.Parse(TextOf(typed))!["bytes"]!.GetValue<int>());
+            // The terminal echoes the typed line, and cat, having received Enter, prints it again.
+            var output = "";
+            await Eventually.WaitAsync(async () =>
+            {
+                var read = await client.CallToolAsync("baton_get_session_output", new Dictionary<string, object?> { ["session_id"] = id });
+                output = TextOf(read);
+                return read.IsError != true
+                    && JsonNode.Parse(output)!["lines"]!.AsArray().Count(l => l!.GetValue<string>().TrimEnd() == marker) >= 2;
+            }, TimeSpan.FromSeconds(30), () => $"the line typed and cat's copy of it: {output}");
+
+            var withoutEnter = await client.CallToolAsync("baton_send_session_input", new Dictionary<string, object?> { ["session_id"] = id, ["text"] = "x", ["enter"] = false });
+            Assert.Equal(1, JsonNode.Parse(TextOf(withoutEnter))!["bytes"]!.GetValue<int>());
+
+            var unknown = await client.CallToolAsync("baton_send_session_input", new Dictionary<string, object?> { ["session_id"] = "no-such-session", ["text"] = "x" });
+            Assert.True(unknown.IsError);
+            Assert.Contains("not found", TextOf(unknown));
+            var noText = await client.CallToolAsync("baton_send_session_input", new Dictionary<string, object?> { ["session_id"] = id });
+            Assert.True(noText.IsError);
+            Assert.Contains("\"text\"", TextOf(noText));
+            var badEnter = await client.CallToolAsync("baton_send_session_input", new Dictionary<string, object?> { ["session_id"] = id, ["text"] = "x", ["enter"] = "yes" });
+            Assert.True(badEnter.IsError);
+        }
+        finally
+        {
+            (await http.DeleteAsync($"/api/sessions/{id}")).Dispose();
+        }
+    }
+
+    private static string TextOf(CallToolResult result) => Assert.IsType<TextContentBlock>(Assert.Single(result.Content)).Text;
 
     [Fact]
     public async Task ScopedToken_SeesOnlyItsIntegrationsTools()

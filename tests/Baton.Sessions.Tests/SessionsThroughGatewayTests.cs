@@ -139,8 +139,9 @@ public sealed partial class SessionsThroughGatewayTests(SessionsSystem fixture) 
                 ("{\"agent\":\"cat\",\"runner\":\"cloud\"}", "runner must be"),
                 ("{\"agent\":1}", "invalid request body"),
                 ("[1,2]", "invalid request body"),
-                ("{\"agent\":\"cat\",\"agent\":\"cat\"}", "invalid request body"),
-                ("{\"agent\":\"cat\"", "invalid request body"),
+                // Malformed JSON never reaches the handler: the shared request validation refuses it with its own message.
+                ("{\"agent\":\"cat\",\"agent\":\"cat\"}", "invalid JSON"),
+                ("{\"agent\":\"cat\"", "invalid JSON"),
             })
             {
                 var (status, error) = await fixture.SendAsync(HttpMethod.Post, "/api/sessions", body);
@@ -235,8 +236,9 @@ public sealed partial class SessionsThroughGatewayTests(SessionsSystem fixture) 
                 (Envelope(payload: "{\"turn\":1}"), 422, "missing payload type"),
                 (Envelope(payload: "{\"type\":\"  \"}"), 422, "missing payload type"),
                 (Envelope(payload: "{\"type\":\"progress\"}"), 422, "missing plan_file"),
-                ("not json", 400, "invalid request body"),
-                ("{\"session_id\":\"a\",\"session_id\":\"b\"}", 400, "invalid request body"),
+                // Malformed JSON never reaches the handler: the shared request validation refuses it with its own message.
+                ("not json", 400, "invalid JSON"),
+                ("{\"session_id\":\"a\",\"session_id\":\"b\"}", 400, "invalid JSON"),
             })
             {
                 var (actual, error) = await fixture.SendAsync(HttpMethod.Post, path, body);

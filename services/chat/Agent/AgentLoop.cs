@@ -28,6 +28,7 @@ public sealed class AgentLoop(
             await foreach (var message in session.Inbox.ReadAllAsync(session.Lifetime.Token))
             {
                 await session.Busy.WaitAsync(session.Lifetime.Token);
+                session.Finishing = false;
                 try
                 {
                     await store.SetTurnRunningAsync(session.ChatId, true, CancellationToken.None);
@@ -161,11 +162,15 @@ public sealed class AgentLoop(
         }
         catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
         {
-            await AnswerUnansweredAsync(chatId, unanswered, "cancelled by the user");
-            if (!session.Lifetime.IsCancellationRequested)
+            if (session.Lifetime.IsCancellationRequested)
             {
-                await events.EmitAsync(chatId, "agent.cancelled", new { message = "the turn was cancelled" }, CancellationToken.None);
+                // The service is stopping (or the chat is being deleted): the turn stays marked as running,
+                // so the next start closes it as interrupted for the clients that resume it.
+                throw;
             }
+            await AnswerUnansweredAsync(chatId, unanswered, "cancelled by the user");
+            session.Finishing = true;
+            await events.EmitAsync(chatId, "agent.cancelled", new { message = "the turn was cancelled" }, CancellationToken.None);
             return;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
@@ -175,6 +180,8 @@ public sealed class AgentLoop(
             await events.EmitAsync(chatId, "agent.error", new { code = "provider_error", message = Trim(ex.Message) }, CancellationToken.None);
             stopReason = "error";
         }
+        // A client that acts on turn_complete (a manual compaction) waits for the turn's bookkeeping, not a 409.
+        session.Finishing = true;
         await events.EmitAsync(chatId, "agent.turn_complete", new
         {
             stop_reason = stopReason,

@@ -15,6 +15,7 @@ public sealed class ChatSession
     private readonly object _gate = new();
     private CancellationTokenSource? _turn;
     private PendingApproval? _pending;
+    private bool _finishing;
 
     public ChatSession(string chatId)
     {
@@ -30,6 +31,16 @@ public sealed class ChatSession
     public SemaphoreSlim Busy { get; } = new(1, 1);
 
     public bool IsRunning => Volatile.Read(ref _turn) is not null;
+
+    /// <summary>
+    /// The turn holding <see cref="Busy"/> has emitted its last event and only its bookkeeping remains
+    /// (reset when the next turn takes <see cref="Busy"/>).
+    /// </summary>
+    public bool Finishing
+    {
+        get => Volatile.Read(ref _finishing);
+        set => Volatile.Write(ref _finishing, value);
+    }
 
     public ChannelReader<ClientMessage.UserMessage> Inbox => _inbox.Reader;
 

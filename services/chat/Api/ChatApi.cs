@@ -141,7 +141,9 @@ public sealed class ChatApi(
         var profile = await profiles.ResolveAsync(chat.ProfileName, context.CancellationToken)
             ?? throw Check.Invalid("the chat has no model profile to summarise with; create a profile first");
         var session = sessions.Get(chat.Id);
-        if (!await session.Busy.WaitAsync(0, context.CancellationToken))
+        // A turn that has sent its last event is let finish; one still running is a conflict.
+        if (!await session.Busy.WaitAsync(0, context.CancellationToken)
+            && !(session.Finishing && await session.Busy.WaitAsync(TimeSpan.FromSeconds(30), context.CancellationToken)))
         {
             throw new RpcException(new Status(StatusCode.Aborted, "a turn is running in this chat; compact after it completes"));
         }

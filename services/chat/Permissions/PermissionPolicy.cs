@@ -83,7 +83,7 @@ public sealed class PermissionStore(ChatStore store, ToolRegistry tools)
                 }
                 if (value.KindCase != Value.KindOneofCase.StringValue || !PermissionSettings.Levels.Contains(value.StringValue))
                 {
-                    throw Check.Invalid($"tool_overrides.{tool} must be one of allow, ask, deny");
+                    throw Check.Invalid($"tool_overrides.{tool} must be one of allow, ask, deny: {(value.KindCase == Value.KindOneofCase.StringValue ? Check.Quote(value.StringValue) : value.KindCase.ToString().Replace("Value", "", StringComparison.Ordinal).ToLowerInvariant())}");
                 }
                 overrides[tool] = value.StringValue;
             }

@@ -5,6 +5,7 @@ using Baton.Contracts.Runs.V1;
 using Baton.Integrations.Api;
 using Baton.Integrations.Security;
 using Baton.ServiceDefaults.Security;
+using Google.Api;
 using Google.Protobuf;
 using Grpc.Core;
 using ModelContextProtocol.Protocol;
@@ -13,11 +14,15 @@ namespace Baton.Integrations.Mcp;
 
 /// <summary>
 /// Baton's own MCP tools, so an MCP client can drive Baton itself: list projects and runs, start
-/// a run, read a run's events and its changes. They call the runs and git services through their
-/// generated gRPC clients, on behalf of the caller.
+/// a run, read a run's events and its changes, list agent sessions, read their terminal and type
+/// into it. They call the runs and git services through their generated gRPC clients, on behalf of
+/// the caller.
 /// </summary>
-public sealed class BatonTools(RunsService.RunsServiceClient runs, GitRestService.GitRestServiceClient git)
+public sealed class BatonTools(RunsService.RunsServiceClient runs, GitRestService.GitRestServiceClient git, SessionsService.SessionsServiceClient sessions)
 {
+    /// <summary>What one tool call may type into a terminal: a prompt, not a file transfer.</summary>
+    public const int MaxSessionInputChars = 64 * 1024;
+
     private static readonly JsonFormatter Formatter = new(JsonFormatter.Settings.Default.WithFormatDefaultValues(true));
 
     public IReadOnlyList<Tool> Tools { get; } =
@@ -41,6 +46,16 @@ public sealed class BatonTools(RunsService.RunsServiceClient runs, GitRestServic
             }, "run_id"),
         Define("baton_get_run_changes", "Read a run's changes: changed files, diff stats and the unified diff of its worktrees.",
             new JsonObject { ["run_id"] = Prop("string", "The run.") }, "run_id"),
+        Define("baton_list_sessions", "List agent sessions (interactive agent CLIs in a terminal): id, title, status, runner, command.", new JsonObject()),
+        Define("baton_get_session_output", "Read the recent terminal output of an agent session, as lines of text.",
+            new JsonObject { ["session_id"] = Prop("string", "The session.") }, "session_id"),
+        Define("baton_send_session_input", "Type text into an agent session's terminal, then press Enter unless enter is false.",
+            new JsonObject
+            {
+                ["session_id"] = Prop("string", "The session."),
+                ["text"] = Prop("string", "What to type."),
+                ["enter"] = Prop("boolean", "Press Enter after the text (default true)."),
+            }, "session_id", "text"),
     ];
 
     public bool Handles(string name) => Tools.Any(t => t.Name == name);
@@ -72,6 +87,13 @@ public sealed class BatonTools(RunsService.RunsServiceClient runs, GitRestServic
                     Limit = (int)Math.Clamp(Number(arguments, "limit", 200), 1, 1000),
                 }, options),
                 "baton_get_run_changes" => await git.GetRunChangesAsync(new RunRef { RunId = Required(arguments, "run_id") }, options),
+                "baton_list_sessions" => await sessions.ListSessionsAsync(new ListSessionsRequest(), options),
+                "baton_get_session_output" => await sessions.GetSessionOutputAsync(new SessionIdRequest { Id = Required(arguments, "session_id") }, options),
+                "baton_send_session_input" => await sessions.SendSessionInputAsync(new SessionInputRequest
+                {
+                    Id = Required(arguments, "session_id"),
+                    Body = new HttpBody { ContentType = "application/octet-stream", Data = ByteString.CopyFromUtf8(SessionInput(arguments)) },
+                }, options),
                 _ => throw IntegrationException.NotFound($"unknown tool \"{name}\""),
             };
             return Formatter.Format(result);
@@ -82,10 +104,26 @@ public sealed class BatonTools(RunsService.RunsServiceClient runs, GitRestServic
             {
                 StatusCode.NotFound => 404,
                 StatusCode.InvalidArgument => 400,
+                StatusCode.ResourceExhausted => 413,
                 StatusCode.FailedPrecondition or StatusCode.Aborted or StatusCode.AlreadyExists => 409,
                 _ => 502,
             }, ex.Status.Detail);
         }
+    }
+
+    /// <summary>The keystrokes: the text as typed, then carriage return (the Enter key in a terminal) unless told otherwise.</summary>
+    private static string SessionInput(IReadOnlyDictionary<string, JsonNode?> arguments)
+    {
+        var text = Required(arguments, "text");
+        if (text.Length > MaxSessionInputChars)
+        {
+            throw IntegrationException.BadRequest($"text is longer than {MaxSessionInputChars} characters");
+        }
+        var enter = !arguments.TryGetValue("enter", out var node) || node is null
+            || (node is JsonValue value && value.TryGetValue<bool>(out var flag)
+                ? flag
+                : throw IntegrationException.BadRequest("enter must be a boolean"));
+        return enter ? text + "\r" : text;
     }
 
     private static string Required(IReadOnlyDictionary<string, JsonNode?> arguments, string key) =>

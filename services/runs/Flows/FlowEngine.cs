@@ -9,7 +9,8 @@ namespace Baton.Runs.Flows;
 
 /// <summary>
 /// Runs flows: events from the watchers (file-change, git-commit, git-branch), notify events
-/// handed to <see cref="IFlowDispatcher"/>, and run events from the event bus are matched against
+/// handed to <see cref="IFlowDispatcher"/>, run events and inbound webhooks (the integrations
+/// service's webhook bindings, type <c>webhook.&lt;binding&gt;</c>) from the event bus are matched against
 /// the triggers (NOTES §1.5 <c>where</c>), deduplicated by event id, and each matching binding's
 /// activity runs off the event loop. Failures are logged with the trigger and the event id.
 /// </summary>
@@ -56,7 +57,8 @@ public sealed class FlowEngine(
         UpdateWatcherDemand(store.Current);
         var watcher = events.Listen(stoppingToken);
         var fromWatchers = Task.Run(() => ReadWatcherEventsAsync(watcher, stoppingToken), stoppingToken);
-        var fromRuns = Task.Run(() => ReadRunEventsAsync(stoppingToken), stoppingToken);
+        var fromRuns = Task.Run(() => ReadBusAsync(RunEventLog.Topic, "Run events", e => e.EventType, FromRunEvent, stoppingToken), stoppingToken);
+        var fromWebhooks = Task.Run(() => ReadBusAsync(WebhookReceived.Topic, "Webhooks", w => w.Type, FromWebhook, stoppingToken), stoppingToken);
         var pending = new HashSet<Task>();
         try
         {
@@ -96,7 +98,7 @@ public sealed class FlowEngine(
         {
             left = [.. pending];
         }
-        await Task.WhenAll(left.Append(fromWatchers).Append(fromRuns)).ContinueWith(_ => { }, TaskScheduler.Default);
+        await Task.WhenAll(left.Append(fromWatchers).Append(fromRuns).Append(fromWebhooks)).ContinueWith(_ => { }, TaskScheduler.Default);
     }
 
     private async Task RunActivityAsync(FlowTrigger trigger, FlowBinding binding, FlowEvent evt, CancellationToken cancellationToken)
@@ -144,22 +146,22 @@ public sealed class FlowEngine(
         }
     }
 
-    private async Task ReadRunEventsAsync(CancellationToken cancellationToken)
+    private async Task ReadBusAsync<T>(EventTopic<T> topic, string what, Func<T, string> typeOf, Func<T, FlowEvent> toEvent, CancellationToken cancellationToken)
     {
         while (!cancellationToken.IsCancellationRequested)
         {
             try
             {
-                await using var subscription = await bus.SubscribeAsync(RunEventLog.Topic, 8192, cancellationToken);
+                await using var subscription = await bus.SubscribeAsync(topic, 8192, cancellationToken);
                 await foreach (var delivery in subscription.ReadAllAsync(cancellationToken))
                 {
                     if (delivery.IsGap)
                     {
-                        logger.LogWarning("The event bus reconnected; run events published meanwhile did not reach flows");
+                        logger.LogWarning("The event bus reconnected; {What} published meanwhile did not reach flows", what);
                     }
-                    else if (delivery.Message is { } envelope && HasTriggerFor(envelope.EventType))
+                    else if (delivery.Message is { } message && HasTriggerFor(typeOf(message)))
                     {
-                        Enqueue(FromRunEvent(envelope));
+                        Enqueue(toEvent(message));
                     }
                 }
             }
@@ -169,10 +171,43 @@ public sealed class FlowEngine(
             }
             catch (Exception ex)
             {
-                logger.LogWarning(ex is SubscriberTooSlowException ? null : ex, "Run events for flows: subscription failed ({Reason}); resubscribing", ex.Message);
+                logger.LogWarning(ex is SubscriberTooSlowException ? null : ex, "{What} for flows: subscription failed ({Reason}); resubscribing", what, ex.Message);
                 await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
             }
         }
+    }
+
+    /// <summary>
+    /// A webhook as flows see it: the JSON body under <c>data.</c> (so <c>where: {data.action: opened}</c>
+    /// and <c>{{data.pull_request.title}}</c> work), the forwarded headers under <c>headers.</c>, and
+    /// <c>binding</c>, <c>provider</c>, <c>timestamp</c>; deduplicated by the delivery's id.
+    /// </summary>
+    internal static FlowEvent FromWebhook(WebhookReceived webhook)
+    {
+        var fields = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (webhook.Payload is { } payload)
+        {
+            if (JsonNode.Parse(payload.GetRawText()) is JsonObject body)
+            {
+                foreach (var (key, value) in FlowEvent.Flatten(body, "data."))
+                {
+                    fields[key] = value;
+                }
+            }
+            else
+            {
+                fields["data"] = payload.GetRawText();
+            }
+        }
+        foreach (var (name, value) in webhook.Headers)
+        {
+            fields["headers." + name] = value;
+        }
+        fields["type"] = webhook.Type;
+        fields["binding"] = webhook.Binding;
+        fields["provider"] = webhook.Provider ?? "";
+        fields["timestamp"] = webhook.ReceivedAt.UtcDateTime.ToString("O", System.Globalization.CultureInfo.InvariantCulture);
+        return new FlowEvent(webhook.Type, fields, $"webhook:{webhook.Id}");
     }
 
     private static FlowEvent FromRunEvent(EventEnvelope envelope)

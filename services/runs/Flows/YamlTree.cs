@@ -25,6 +25,12 @@ public static partial class YamlTree
         {
             throw FlowConfigException.BadRequest($"invalid YAML at line {ex.Start.Line}, column {ex.Start.Column}: {ex.Message}");
         }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
+        {
+            // The representation model throws these for some malformed input (duplicate keys in one flow mapping,
+            // keys it cannot compare) instead of a YamlException; they are the caller's bad YAML all the same.
+            throw FlowConfigException.BadRequest("invalid YAML: a mapping has duplicate or malformed keys");
+        }
         if (stream.Documents.Count == 0)
         {
             throw FlowConfigException.BadRequest("the YAML document is empty");

@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Baton.Pty;
 
 namespace Baton.Runs.Sessions;
 
@@ -15,14 +16,12 @@ public sealed class SessionOutput : IDisposable
 
     private readonly object _gate = new();
     private readonly string _directory;
-    private readonly byte[] _ring;
+    private readonly ByteRing _ring;
     private readonly List<SessionViewer> _viewers = [];
     private FileStream? _log;
     private long _currentBase;
     private long _previousBase = -1;
     private long _end;
-    private int _ringStart;
-    private int _ringLength;
     private bool _completed;
     private bool _logFailed;
 
@@ -32,7 +31,7 @@ public sealed class SessionOutput : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(ringBytes, 1);
         _directory = directory;
         MaxLogBytes = maxLogBytes;
-        _ring = new byte[ringBytes];
+        _ring = new ByteRing(ringBytes);
         Directory.CreateDirectory(directory);
         File.Delete(PreviousPath);
         _log = OpenCurrent(FileMode.Create);
@@ -98,7 +97,7 @@ public sealed class SessionOutput : IDisposable
                 return;
             }
             WriteLog(chunk);
-            AppendToRing(chunk);
+            _ring.Append(chunk);
             _end += chunk.Length;
             foreach (var viewer in _viewers)
             {
@@ -138,7 +137,7 @@ public sealed class SessionOutput : IDisposable
         {
             if (cursor is null)
             {
-                var ring = CopyRing();
+                var ring = _ring.ToArray();
                 viewer = new SessionViewer(this, ring, _end - ring.Length, bufferFrames);
             }
             else
@@ -181,7 +180,7 @@ public sealed class SessionOutput : IDisposable
     {
         lock (_gate)
         {
-            return CopyRing();
+            return _ring.ToArray();
         }
     }
 
@@ -284,40 +283,7 @@ public sealed class SessionOutput : IDisposable
         return buffer;
     }
 
-    private void AppendToRing(ReadOnlySpan<byte> data)
-    {
-        var capacity = _ring.Length;
-        if (data.Length >= capacity)
-        {
-            data[^capacity..].CopyTo(_ring);
-            _ringStart = 0;
-            _ringLength = capacity;
-            return;
-        }
-        var end = (_ringStart + _ringLength) % capacity;
-        var first = Math.Min(data.Length, capacity - end);
-        data[..first].CopyTo(_ring.AsSpan(end));
-        data[first..].CopyTo(_ring);
-        var overflow = _ringLength + data.Length - capacity;
-        if (overflow > 0)
-        {
-            _ringStart = (_ringStart + overflow) % capacity;
-            _ringLength = capacity;
-        }
-        else
-        {
-            _ringLength += data.Length;
-        }
-    }
 
-    private byte[] CopyRing()
-    {
-        var copy = new byte[_ringLength];
-        var first = Math.Min(_ringLength, _ring.Length - _ringStart);
-        _ring.AsSpan(_ringStart, first).CopyTo(copy);
-        _ring.AsSpan(0, _ringLength - first).CopyTo(copy.AsSpan(first));
-        return copy;
-    }
 }
 
 /// <summary>One attachment to a <see cref="SessionOutput"/>: <see cref="Snapshot"/> from <see cref="SnapshotOffset"/>, then <see cref="Live"/>.</summary>

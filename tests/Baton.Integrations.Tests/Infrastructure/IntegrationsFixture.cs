@@ -52,6 +52,9 @@ public sealed class IntegrationsFixture : IAsyncLifetime
         await File.WriteAllTextAsync(Path.Combine(ConfigDir, "integrations.yaml"), ConfigYaml(Auth, ShortAuth, Upstream));
         await File.WriteAllTextAsync(Path.Combine(ConfigDir, "openapi.yaml"), OpenApiYaml(Upstream));
         await File.WriteAllTextAsync(Path.Combine(ConfigDir, "github.svg"), "<svg xmlns=\"http://www.w3.org/2000/svg\"/>");
+        // An agent profile (BATON_CONFIG_DIR/agents) for the MCP session tools: cat in a PTY echoes what is typed.
+        Directory.CreateDirectory(Path.Combine(ConfigDir, "agents"));
+        await File.WriteAllTextAsync(Path.Combine(ConfigDir, "agents", "cat.toml"), "name = \"Cat\"\nshell = \"cat\"\nsingleton = false\n");
         var options = new BatonLaunchOptions();
         options.Environment["BATON_CONFIG_DIR"] = ConfigDir;
         options.Environment["TEST_ISSUER"] = Auth.Issuer.ToString().TrimEnd('/');

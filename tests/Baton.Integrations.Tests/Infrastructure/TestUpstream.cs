@@ -77,6 +77,8 @@ public sealed class TestUpstream : IAsyncDisposable
         app.MapGet("/tenants", () => Results.Json(new JsonArray(
             new JsonObject { ["id"] = "t-1", ["name"] = "Tenant One", ["slug"] = "one" },
             new JsonObject { ["id"] = "t-2", ["name"] = "Tenant Two", ["slug"] = "two" })));
+        // Where the flows' post_webhook activity delivers (the request is recorded above).
+        app.MapPost("/flow-hook", () => Results.Ok());
         app.MapGet("/t/{slug}/info", (string slug) => Results.Json(new JsonObject { ["tenant"] = slug }));
         app.MapGet("/slow", async (HttpContext http) =>
         {

@@ -28,6 +28,17 @@ public sealed class FlowUnitTests
         Assert.Equal(400, ex.Status);
     }
 
+    [Theory]
+    [InlineData("version: [1\nflows: {{{\n\t- :")]
+    [InlineData("{a: 1, a: 2}")]
+    [InlineData("? [a]\n: 1\n? [a]\n: 2\n")]
+    public void MalformedYaml_ThatTheParserRejectsWithoutAYamlException_IsStill400(string yaml)
+    {
+        var ex = Assert.Throws<FlowConfigException>(() => YamlTree.Parse(yaml));
+        Assert.Equal(400, ex.Status);
+        Assert.Contains("YAML", ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Scalars_FollowTheCoreSchema_AndQuotedStaysText()
     {
