@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Baton.Cli.Agents;
 using Baton.Cli.Auth;
+using Baton.Cli.Chat;
 using Baton.Cli.Completions;
 using Baton.Cli.Flows;
 using Baton.Cli.Infrastructure;
@@ -29,6 +30,7 @@ var root = new RootCommand("baton: drive Baton's runs, agents, sessions, project
     TokensCommands.Create(),
     IntegrationsCommands.Create(),
     FlowsCommands.Create(),
+    ChatCommands.Create(),
     CompletionsCommand.Create(),
 };
 GlobalOptions.AddTo(root);

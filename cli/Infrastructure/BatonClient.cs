@@ -27,6 +27,7 @@ public sealed class BatonClient(Connection connection) : IDisposable
 
     public RunsService.RunsServiceClient Runs => new(Channel);
     public SessionsService.SessionsServiceClient Sessions => new(Channel);
+    public Baton.Contracts.Chat.V1.ChatService.ChatServiceClient Chat => new(Channel);
     public FlowsService.FlowsServiceClient Flows => new(Channel);
     public GitRestService.GitRestServiceClient Git => new(Channel);
     public SystemStatus.SystemStatusClient Status => new(Channel);

@@ -22,6 +22,15 @@ public sealed class OfflineTests
     [InlineData("status")]
     [InlineData("attach", "0b0e6a4e-0000-4000-8000-000000000000")]
     [InlineData("logs")]
+    [InlineData("sessions", "ls")]
+    [InlineData("attach", "Coder 1")]
+    [InlineData("send", "Coder 1", "hello")]
+    [InlineData("notify", "--session-id", "Coder 1", "{\"type\":\"agent-turn-complete\"}")]
+    [InlineData("tokens", "ls")]
+    [InlineData("integrations", "ls")]
+    [InlineData("flows", "export")]
+    [InlineData("chat", "ls")]
+    [InlineData("login")]
     public async Task StoppedGateway_GivesOneLineError_NoStackTrace_Exit1(params string[] command)
     {
         using var cli = new BatonCli();
