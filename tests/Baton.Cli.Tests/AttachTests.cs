@@ -41,7 +41,7 @@ public sealed class AttachTests
             }, Wait, "resize reached the child's PTY");
 
             tmux.SendBytes(0x1d);
-            await Eventually.WaitAsync(() => Task.FromResult(File.Exists(Path.Combine(scratch, "after1"))), Wait, "baton exited after Ctrl-]");
+            await Eventually.WaitAsync(() => Task.FromResult(Tmux.Wrote(Path.Combine(scratch, "after1"))), Wait, "baton exited after Ctrl-]");
             Assert.Equal("0", File.ReadAllText(Path.Combine(scratch, "exit1")).Trim());
             Assert.Equal(File.ReadAllText(Path.Combine(scratch, "before")), File.ReadAllText(Path.Combine(scratch, "after1")));
             Assert.Contains("detached from run", tmux.Screen(), StringComparison.Ordinal);
@@ -52,7 +52,7 @@ public sealed class AttachTests
             tmux.Type("second visit");
             await Eventually.WaitAsync(() => Task.FromResult(tmux.Screen().Contains("got:second visit", StringComparison.Ordinal)), Wait, "re-attached");
             await baton.System.StopServiceAsync("gateway");
-            await Eventually.WaitAsync(() => Task.FromResult(File.Exists(Path.Combine(scratch, "after2"))), Wait, "baton exited when the gateway stopped");
+            await Eventually.WaitAsync(() => Task.FromResult(Tmux.Wrote(Path.Combine(scratch, "after2"))), Wait, "baton exited when the gateway stopped");
             Assert.Equal(File.ReadAllText(Path.Combine(scratch, "before")), File.ReadAllText(Path.Combine(scratch, "after2")));
             var screen = tmux.Screen();
             Assert.DoesNotContain("   at ", screen, StringComparison.Ordinal);

@@ -71,7 +71,7 @@ public sealed class ChatTests
             Assert.False(File.Exists(Path.Combine(scratch, "exit")), "Ctrl+C in a turn must not end baton chat");
 
             tmux.Type("/exit");
-            await Eventually.WaitAsync(() => Task.FromResult(File.Exists(Path.Combine(scratch, "after"))), Wait, "baton chat exited");
+            await Eventually.WaitAsync(() => Task.FromResult(Tmux.Wrote(Path.Combine(scratch, "after"))), Wait, "baton chat exited");
             Assert.Equal("0", File.ReadAllText(Path.Combine(scratch, "exit")).Trim());
             Assert.Equal(File.ReadAllText(Path.Combine(scratch, "before")), File.ReadAllText(Path.Combine(scratch, "after")));
         }

@@ -70,7 +70,7 @@ public sealed class SessionsTests
                     return Task.FromResult(tmux.Screen().Contains("27 91", StringComparison.Ordinal));
                 }, Wait, "resize reached the session's PTY");
                 tmux.SendBytes(0x1d);
-                await Eventually.WaitAsync(() => Task.FromResult(File.Exists(Path.Combine(scratch, "after1"))), Wait, "baton exited after Ctrl-]");
+                await Eventually.WaitAsync(() => Task.FromResult(Tmux.Wrote(Path.Combine(scratch, "after1"))), Wait, "baton exited after Ctrl-]");
                 Assert.Equal("0", File.ReadAllText(Path.Combine(scratch, "exit1")).Trim());
                 Assert.Equal(File.ReadAllText(Path.Combine(scratch, "before")), File.ReadAllText(Path.Combine(scratch, "after1")));
                 Assert.Contains("detached from session Echo 1", tmux.Screen(), StringComparison.Ordinal);
