@@ -76,7 +76,8 @@ public sealed class RedisEventBusTests
                 await foreach (var delivery in subscription.ReadAllAsync(timeout.Token))
                 {
                     deliveries.Add(delivery.IsGap ? null : delivery.Message!.N);
-                    if (!delivery.IsGap && deliveries.Contains(null))
+                    // The outbox may first re-publish the two accepted during the outage (2, 3): wait for a new one.
+                    if (!delivery.IsGap && deliveries.Contains(null) && delivery.Message!.N > 3)
                     {
                         Volatile.Write(ref resumed, 1);
                         break;
