@@ -20,6 +20,7 @@ public sealed class ConfigWatcher : IHostedService, IDisposable
     private readonly ILogger<ConfigWatcher> _logger;
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stopping = new();
+    private int _disposed;
     private FileSystemWatcher? _watcher;
 
     public ConfigWatcher(BatonOptions options, IServiceProvider services, TimeProvider time, ILogger<ConfigWatcher> logger)
@@ -110,13 +111,21 @@ public sealed class ConfigWatcher : IHostedService, IDisposable
 
     public Task StopAsync(CancellationToken cancellationToken)
     {
-        _stopping.Cancel();
+        // A host being torn down may dispose the container before it stops its hosted services.
+        if (Volatile.Read(ref _disposed) == 0)
+        {
+            _stopping.Cancel();
+        }
         _watcher?.Dispose();
         return Task.CompletedTask;
     }
 
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
         _watcher?.Dispose();
         foreach (var timer in _pending.Values)
         {
