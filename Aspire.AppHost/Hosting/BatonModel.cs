@@ -44,7 +44,7 @@ public static class BatonModel
                 .WithEnvironment("Kestrel__Endpoints__Https__Url", options.GatewayUrl)
                 .WithEnvironment("Kestrel__Endpoints__Https__Protocols", "Http1AndHttp2")
                 .WithEnvironment("Kestrel__Endpoints__Https__Certificate__Path", options.TlsCertificatePath!)
-                .WithHealthCheck(builder.AddSelfSignedHealthCheck("gateway-https", $"https://127.0.0.1:{options.Port.ToString(CultureInfo.InvariantCulture)}/health"));
+                .WithHealthCheck(builder.AddSelfSignedHealthCheck("gateway-https", $"https://127.0.0.1:{options.Port.ToString(CultureInfo.InvariantCulture)}/ready"));
             if (options.TlsKeyPath is { } key)
             {
                 gateway.WithEnvironment("Kestrel__Endpoints__Https__Certificate__KeyPath", key);
@@ -59,7 +59,7 @@ public static class BatonModel
                 .WithEnvironment("Kestrel__Endpoints__Http__Protocols", "Http1")
                 .WithEnvironment("Kestrel__Endpoints__Grpc__Url", options.GrpcUrl)
                 .WithEnvironment("Kestrel__Endpoints__Grpc__Protocols", "Http2")
-                .WithHttpHealthCheck("/health", endpointName: "http");
+                .WithHttpHealthCheck("/ready", endpointName: "http");
         }
         // Admin credentials reach only the process that checks them: the services would otherwise
         // inherit a BATON_TOKEN from the user's shell through DCP.

@@ -127,7 +127,7 @@ internal sealed class CrashReporter(
 
 public sealed record BannerInfo(CommandLineOptions Options, string EventBus);
 
-/// <summary>Once the gateway is healthy (so every service is): where Baton and its dashboard are, and how to authenticate.</summary>
+/// <summary>Once the gateway is healthy (its health check is <c>/ready</c>: Redis, every service, revocations): where Baton and its dashboard are, and how to authenticate.</summary>
 internal sealed class ReadyBanner(
     BannerInfo info,
     ResourceNotificationService notifications,
