@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
 using Baton.Runs.Tests.Infrastructure;
@@ -211,5 +212,96 @@ public sealed class FlowEngineTests
                 gestalt.System.Output.Contains("Flow branch-to-nowhere activity post_webhook failed for event gestalt:", StringComparison.Ordinal)
                 && gestalt.System.Output.Contains("Flow branch-to-nowhere activity send_to_terminal failed for event gestalt:", StringComparison.Ordinal)),
             TimeSpan.FromSeconds(60), "activity failures in the log");
+    }
+
+    [Fact]
+    public async Task RunEvents_AndFileChangesOfARegisteredRepository_TriggerFlows()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var gestalt = await GestaltSystem.StartAsync();
+        var http = gestalt.Http;
+        await ImportAsync(http, $$$"""
+            flows:
+              - id: run-finished
+                event_type: run.completed
+                bindings:
+                  - activity_id: post_webhook
+                    config:
+                      url: "{{{receiver.Url}}}/hooks/run"
+                      body_template: '{"run":"{{run_id}}","type":"{{type}}","trigger":"{{trigger_id}}"}'
+              - id: repo-changed
+                event_type: file-change
+                bindings:
+                  - activity_id: post_webhook
+                    config:
+                      url: "{{{receiver.Url}}}/hooks/file"
+                      body_template: '{"path":"{{path}}","repo":"{{repo_id}}"}'
+            """);
+
+        // A repository registered through a project, outside BATON_WORKDIR: the git service watches it.
+        using var projectResponse = await http.PostAsJsonAsync("/api/projects", new { name = "flows" });
+        Assert.Equal(HttpStatusCode.Created, projectResponse.StatusCode);
+        var projectId = (string)JsonNode.Parse(await projectResponse.Content.ReadAsStringAsync())!["id"]!;
+        var repoPath = GitProcess.CreateRepo(Path.Combine(gestalt.System.DataDir, "registered-" + Guid.NewGuid().ToString("N")[..8]));
+        using var repoResponse = await http.PostAsJsonAsync($"/api/projects/{projectId}/repos", new { name = "registered", repo_path = repoPath });
+        Assert.True(repoResponse.StatusCode == HttpStatusCode.Created, await repoResponse.Content.ReadAsStringAsync());
+
+        // Watching starts with demand: keep editing until the change's webhook arrives.
+        var notes = Path.Combine(repoPath, "notes.txt");
+        var edits = 0;
+        var fileHooks = new List<JsonNode>();
+        await Eventually.WaitAsync(async () =>
+        {
+            await File.AppendAllTextAsync(notes, $"edit {++edits}\n");
+            fileHooks.AddRange(await DrainAsync(receiver, "/hooks/file", TimeSpan.FromSeconds(2)));
+            return fileHooks.Any(h => ((string?)h["path"])?.EndsWith("notes.txt", StringComparison.Ordinal) == true);
+        }, TimeSpan.FromSeconds(60), () => $"a webhook for the registered repository's change; received: {string.Join(", ", fileHooks.Select(h => h.ToJsonString()))}\n{gestalt.System.Output}");
+        Assert.Contains(fileHooks, h => ((string?)h["path"])?.EndsWith("notes.txt", StringComparison.Ordinal) == true && !string.IsNullOrEmpty((string?)h["repo"]));
+
+        // A run that finishes: its run.completed event, read from the event bus, fires the other flow.
+        using var agentResponse = await http.PostAsJsonAsync("/api/agents", new JsonObject
+        {
+            ["project_id"] = projectId,
+            ["name"] = "finisher",
+            ["cli_name"] = "custom",
+            ["provider_config"] = new JsonObject { ["command"] = "echo finished" },
+        });
+        Assert.Equal(HttpStatusCode.Created, agentResponse.StatusCode);
+        var agentId = (string)JsonNode.Parse(await agentResponse.Content.ReadAsStringAsync())!["id"]!;
+        using var runResponse = await http.PostAsJsonAsync("/api/runs", new { agent_id = agentId, task = "finish" });
+        Assert.Equal(HttpStatusCode.Created, runResponse.StatusCode);
+        var runId = (string)JsonNode.Parse(await runResponse.Content.ReadAsStringAsync())!["id"]!;
+        var runHooks = new List<JsonNode>();
+        await Eventually.WaitAsync(async () =>
+        {
+            runHooks.AddRange(await DrainAsync(receiver, "/hooks/run", TimeSpan.FromSeconds(1)));
+            return runHooks.Count > 0;
+        }, TimeSpan.FromSeconds(60), () => $"the run.completed webhook; run: {http.GetStringAsync($"/api/runs/{runId}").Result}");
+        var runHook = Assert.Single(runHooks);
+        Assert.Equal((runId, "run.completed", "run-finished"), ((string?)runHook["run"], (string?)runHook["type"], (string?)runHook["trigger"]));
+    }
+
+    /// <summary>Webhooks received within <paramref name="wait"/>, those to <paramref name="path"/> as JSON (others are dropped).</summary>
+    private static async Task<List<JsonNode>> DrainAsync(WebhookReceiver receiver, string path, TimeSpan wait)
+    {
+        var bodies = new List<JsonNode>();
+        using var timeout = new CancellationTokenSource(wait);
+        try
+        {
+            while (await receiver.Received.WaitToReadAsync(timeout.Token))
+            {
+                while (receiver.Received.TryRead(out var hook))
+                {
+                    if (hook.Path == path)
+                    {
+                        bodies.Add(JsonNode.Parse(hook.Body)!);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        return bodies;
     }
 }
