@@ -19,7 +19,8 @@ internal sealed class ChatConsole(CliContext context, string chatId, long afterI
 {
     private const byte CtrlC = 0x03;
     private const byte CtrlD = 0x04;
-    private const int MaxReconnects = 20;
+    // About two minutes of attempts: a gateway or chat service restarting on a busy machine can take one.
+    private const int MaxReconnects = 120;
     private static readonly TimeSpan ReconnectDelay = TimeSpan.FromSeconds(1);
     private readonly Channel<JsonObject> _events = Channel.CreateUnbounded<JsonObject>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Channel<byte[]> _keys = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });

@@ -82,4 +82,68 @@ public sealed class ChatTests
             await chat.DisposeAsync();
         }
     }
+
+    [Fact]
+    public async Task Chat_GatewayRestartedMidTurn_Reconnects_AndShowsTheTurnsAnswerExactlyOnce()
+    {
+        var chat = new ChatSystem();
+        await chat.InitializeAsync();
+        var scratch = TestEnvironment.NewDirectory("baton-cli-chat");
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        try
+        {
+            await using var fake = await FakeLlm.StartAsync(async (call, cancellationToken) =>
+            {
+                if (call.UserTexts.LastOrDefault()?.Contains("slow", StringComparison.Ordinal) == true)
+                {
+                    await release.Task.WaitAsync(cancellationToken);
+                    return ModelReply.Text("Answered while you were away.", inputTokens: 30, outputTokens: 6);
+                }
+                return ModelReply.Text("First answer here.", inputTokens: 20, outputTokens: 4);
+            });
+            var profile = await chat.ProfileAsync(fake, "anthropic");
+            using var cli = new BatonCli(chat.System);
+            var environment = new Dictionary<string, string?>(cli.Environment) { ["XDG_CONFIG_HOME"] = cli.ConfigHome, ["PS1"] = "$ " };
+            using var tmux = Tmux.Start(120, 40, environment, scratch);
+            tmux.Type($"{BatonCli.CommandLine} chat new --profile {profile} --workspace {chat.NewWorkspace()}; echo $? > exit");
+            await ScreenAsync(tmux, "you> ");
+            tmux.Type("hello");
+            await ScreenAsync(tmux, "First answer here.");
+
+            // A turn in flight when the gateway goes away: it finishes in the chat service while the CLI is cut off.
+            tmux.Type("a slow one");
+            await Eventually.WaitAsync(() => Task.FromResult(fake.Calls.Any(c => c.UserTexts.LastOrDefault()?.Contains("slow", StringComparison.Ordinal) == true)), Wait, "the model was asked");
+            await chat.System.StopServiceAsync("gateway");
+            await ScreenAsync(tmux, "(connection lost; reconnecting");
+            release.SetResult();
+            await chat.System.StartServiceAsync("gateway");
+
+            // The CLI reopens the stream after the last event it saw: what it missed arrives once, nothing earlier again.
+            await ScreenAsync(tmux, "(reconnected)");
+            await ScreenAsync(tmux, "Answered while you were away.");
+            tmux.Type("/exit");
+            await Eventually.WaitAsync(() => Task.FromResult(Tmux.Wrote(Path.Combine(scratch, "exit"))), Wait, "baton chat exited");
+            var screen = tmux.Screen();
+            Assert.Equal(1, Occurrences(screen, "First answer here."));
+            Assert.Equal(1, Occurrences(screen, "Answered while you were away."));
+            Assert.Equal("0", File.ReadAllText(Path.Combine(scratch, "exit")).Trim());
+        }
+        finally
+        {
+            release.TrySetResult();
+            TestEnvironment.DeleteQuietly(scratch);
+            await chat.DisposeAsync();
+        }
+    }
+
+    private static int Occurrences(string text, string value)
+    {
+        var count = 0;
+        for (var at = text.IndexOf(value, StringComparison.Ordinal); at >= 0; at = text.IndexOf(value, at + value.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+        return count;
+    }
 }
+
