@@ -162,4 +162,3 @@ public sealed class McpTests(IntegrationsFixture fixture)
         Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
     }
 }
-

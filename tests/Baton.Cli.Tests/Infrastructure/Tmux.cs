@@ -13,13 +13,13 @@ public sealed class Tmux : IDisposable
 
     public const string Target = "t";
 
-    /// <summary>Starts a plain bash (no rc files) in a window of the given size with the given environment.</summary>
     /// <summary>
     /// Whether the shell in the pane finished writing a line to <paramref name="path"/>: a redirection
     /// creates the file before the command writes to it, so existing is not enough.
     /// </summary>
     public static bool Wrote(string path) => File.Exists(path) && File.ReadAllText(path).EndsWith('\n');
 
+    /// <summary>Starts a plain bash (no rc files) in a window of the given size with the given environment.</summary>
     public static Tmux Start(int columns, int rows, IReadOnlyDictionary<string, string?> environment, string workingDirectory)
     {
         var tmux = new Tmux();
