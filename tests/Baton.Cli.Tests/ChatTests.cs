@@ -136,14 +136,6 @@ public sealed class ChatTests
         }
     }
 
-    private static int Occurrences(string text, string value)
-    {
-        var count = 0;
-        for (var at = text.IndexOf(value, StringComparison.Ordinal); at >= 0; at = text.IndexOf(value, at + value.Length, StringComparison.Ordinal))
-        {
-            count++;
-        }
-        return count;
-    }
+    private static int Occurrences(string text, string value) => text.Split(value).Length - 1;
 }
 
